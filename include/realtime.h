@@ -1,0 +1,253 @@
+/*
+ * realtime.h — the C interface of RealtimeCore, an embeddable real-time engine.
+ *
+ * Conventions (they hold for every function below unless its comment says otherwise):
+ *
+ *  - Every exported name starts with rt_ (functions, types) or RT_ (macros and constants).
+ *  - Fallible functions return rt_status: RT_OK (0) on success, a negative RT_E* code on failure.
+ *    Results go through out-parameters, which are left untouched on failure unless documented.
+ *    rt_strerror() names a code; rt_core_errmsg() gives the detailed message of the last failure.
+ *  - No input can crash the library: NULL pointers, bad sizes and bad values are reported as
+ *    RT_EINVAL (or the code documented for them), never by aborting the host process.
+ *  - Configuration structs begin with `size_t struct_size`, which the caller sets to
+ *    sizeof(the struct) (the RT_*_INIT macros do). Later versions only append fields, so a host
+ *    built against an older header keeps working with a newer library.
+ *  - Buffers are pointer + length (rt_bytes); strings passed in are NUL-terminated UTF-8 unless
+ *    documented otherwise. What the library allocates, the library frees (rt_bytes_free).
+ *  - Callbacks take `void *user_data` first. Each callback's comment says on which thread it runs
+ *    and whether it may call back into the library.
+ *
+ * Threading: an rt_core owns one libuv loop; all engine state is confined to that loop's thread.
+ * Functions documented "any thread" may be called from any thread at any time between
+ * rt_core_open and rt_core_close. Using a handle concurrently with, or after, its close is
+ * undefined behaviour, as with free().
+ *
+ * This header compiles as C99 and as C++17.
+ */
+#ifndef REALTIME_H
+#define REALTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Version
+ * ------------------------------------------------------------------------------------------- */
+
+#define RT_VERSION_MAJOR 0
+#define RT_VERSION_MINOR 1
+#define RT_VERSION_PATCH 0
+/** MAJOR * 1000000 + MINOR * 1000 + PATCH, e.g. 1002003 for 1.2.3. */
+#define RT_VERSION_NUMBER (RT_VERSION_MAJOR * 1000000 + RT_VERSION_MINOR * 1000 + RT_VERSION_PATCH)
+#define RT_VERSION_STRING "0.1.0"
+
+/** The RT_VERSION_NUMBER the library was built with (compare with the header's). Any thread. */
+uint32_t rt_version_number(void);
+
+/** The version as a static string such as "0.1.0". Never NULL, never freed. Any thread. */
+const char *rt_version_string(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Status codes
+ * ------------------------------------------------------------------------------------------- */
+
+/** 0 on success, a negative RT_E* value on failure. Values are stable across versions. */
+typedef int rt_status;
+
+#define RT_OK 0
+/** An argument is invalid: a NULL pointer where one is required, a value out of range. */
+#define RT_EINVAL (-1)
+/** A struct's struct_size is one this library does not understand. */
+#define RT_EVERSION (-2)
+/** The call is not valid in the handle's current state (e.g. start while running). */
+#define RT_ESTATE (-3)
+/** Memory or another resource could not be allocated. */
+#define RT_ENOMEM (-4)
+/** A file could not be opened, created, read or written (path missing, read-only, disk full). */
+#define RT_EIO (-5)
+/** The database file is damaged or is not a database. The file is left untouched. */
+#define RT_ECORRUPT (-6)
+/** The database was written by a newer version of the library, or by another application. */
+#define RT_ESCHEMA (-7)
+/** The database is locked by another process or connection. */
+#define RT_EBUSY (-8)
+/** The event loop failed (a libuv error; the message names it). */
+#define RT_ELOOP (-9)
+/** The core is stopping or stopped, so the call cannot be carried out. */
+#define RT_ECLOSED (-10)
+/** The call did not complete within its time limit. */
+#define RT_ETIMEDOUT (-11)
+/** A bug in the library: please report it with the message from rt_core_errmsg(). */
+#define RT_EINTERNAL (-99)
+
+/**
+ * A static, human-readable name for a status, e.g. "invalid argument". Unknown codes give
+ * "unknown status". Never NULL, never freed. Any thread.
+ */
+const char *rt_strerror(rt_status status);
+
+/* ---------------------------------------------------------------------------------------------
+ * Buffers
+ * ------------------------------------------------------------------------------------------- */
+
+/** A byte buffer: `len` bytes at `data`. Not NUL-terminated unless a function says so. */
+typedef struct rt_bytes {
+    uint8_t *data;
+    size_t len;
+} rt_bytes;
+
+/**
+ * Frees a buffer the library allocated and sets it to {NULL, 0}. NULL, or a buffer that is
+ * already {NULL, 0}, is a no-op, so calling it twice on the same rt_bytes is safe. Only pass
+ * buffers that a rt_* function filled in. Any thread.
+ */
+void rt_bytes_free(rt_bytes *bytes);
+
+/* ---------------------------------------------------------------------------------------------
+ * Configuration
+ * ------------------------------------------------------------------------------------------- */
+
+/** Durability of stored data: when a write is acknowledged, and what survives a crash. */
+#define RT_DURABILITY_FULL 0   /**< acknowledged after commit and fsync: survives kill -9 and power loss */
+#define RT_DURABILITY_NORMAL 1 /**< acknowledged after commit: survives kill -9, may lose the last writes on power loss */
+#define RT_DURABILITY_OFF 2    /**< acknowledged when queued: a crash may lose recent writes */
+
+/** Log levels: a message is delivered when its level is <= rt_config.log_level. */
+#define RT_LOG_OFF 0
+#define RT_LOG_ERROR 1
+#define RT_LOG_WARN 2
+#define RT_LOG_INFO 3
+#define RT_LOG_DEBUG 4
+
+/**
+ * Receives the library's log messages. `msg` is NUL-terminated UTF-8, valid only during the
+ * call. Runs on whichever thread produced the message (the caller's, the loop thread or the
+ * store's writer thread), possibly on several at once; it must not call back into the library.
+ */
+typedef void (*rt_log_fn)(void *user_data, int level, const char *msg);
+
+/** Options for rt_core_open. Initialise with RT_CONFIG_INIT or rt_config_init(). */
+typedef struct rt_config {
+    /** sizeof(rt_config) as the caller was compiled. */
+    size_t struct_size;
+    /**
+     * Path of the SQLite database file, NUL-terminated UTF-8, created if missing (its directory
+     * must exist). NULL keeps everything in memory, lost at close. Copied by rt_core_open.
+     */
+    const char *db_path;
+    /** One of RT_DURABILITY_*. Default RT_DURABILITY_FULL. */
+    int durability;
+    /** One of RT_LOG_*. Default RT_LOG_WARN. */
+    int log_level;
+    /** Where log messages go; NULL discards them. */
+    rt_log_fn log_fn;
+    /** Passed as the first argument of log_fn. */
+    void *log_user_data;
+} rt_config;
+
+/** Static initialiser with every default: `rt_config cfg = RT_CONFIG_INIT;` */
+#define RT_CONFIG_INIT {sizeof(rt_config), NULL, RT_DURABILITY_FULL, RT_LOG_WARN, NULL, NULL}
+
+/**
+ * Sets *config to the defaults (the same as RT_CONFIG_INIT), for languages without C macros.
+ * Returns RT_EINVAL if config is NULL. Any thread.
+ */
+rt_status rt_config_init(rt_config *config);
+
+/* ---------------------------------------------------------------------------------------------
+ * The core
+ * ------------------------------------------------------------------------------------------- */
+
+/** An engine instance: one event loop, one store. Opaque. */
+typedef struct rt_core rt_core;
+
+/**
+ * Opens a core: validates the configuration, opens (or creates) the database, applies
+ * migrations and starts the store's writer thread. The loop does not run until rt_core_start or
+ * rt_core_attach.
+ *
+ * An existing file is checked before anything is written to it: a damaged file or one that is
+ * not a SQLite database gives RT_ECORRUPT, a database of a newer schema or of another
+ * application RT_ESCHEMA, an unusable path RT_EIO, a file locked by another process RT_EBUSY;
+ * in every case the file is left exactly as it was.
+ *
+ * On success *out receives the handle, to be released with rt_core_close. On failure *out is set
+ * to NULL (when out is not NULL) and rt_core_errmsg(NULL) on the same thread gives the detail.
+ * Errors: RT_EINVAL (config or out NULL, bad durability or log level), RT_EVERSION (struct_size
+ * smaller than the first rt_config, or larger with non-zero bytes this library does not know),
+ * RT_EIO, RT_ECORRUPT, RT_ESCHEMA, RT_EBUSY, RT_ENOMEM, RT_ELOOP. Any thread; blocks for the
+ * database open.
+ */
+rt_status rt_core_open(const rt_config *config, rt_core **out);
+
+/**
+ * Runs the core's loop on a new thread owned by the library. Returns once the loop is running.
+ * Errors: RT_EINVAL (core NULL), RT_ESTATE (already started or attached), RT_ELOOP. Any thread
+ * except the core's loop thread.
+ */
+rt_status rt_core_start(rt_core *core);
+
+/**
+ * Attaches the core to a libuv loop the host owns and runs (`uv_loop_t *`, passed as void * so
+ * this header does not need uv.h). Must be called on the thread that runs that loop; the core's
+ * callbacks then run there, inside the host's uv_run. The core's internal handles are unreferenced
+ * (uv_unref), so they never keep the host's loop alive by themselves.
+ * Errors: RT_EINVAL (core or uv_loop NULL), RT_ESTATE (already started or attached), RT_ELOOP.
+ */
+rt_status rt_core_attach(rt_core *core, void *uv_loop);
+
+/**
+ * Stops the loop: waits until every call already posted to the core has run and every queued
+ * store write is committed, then closes the core's loop handles. A started core's thread is
+ * joined; an attached core's handles finish closing during the host's next loop iteration (run
+ * the loop once more before uv_loop_close). The core can be started or attached again afterwards.
+ *
+ * A stopped core returns RT_OK at once. Errors: RT_EINVAL (core NULL), RT_ESTATE (called on the
+ * loop thread of a started core, which cannot join itself). From another thread than an attached
+ * loop's, it waits for that loop to run. Any thread.
+ */
+rt_status rt_core_stop(rt_core *core);
+
+/**
+ * Blocks until every call posted to the core before it has run on the loop and every store write
+ * those calls queued is committed to the database with the configured durability — a barrier a
+ * host uses before a backup or to know its earlier calls took effect.
+ * Errors: RT_EINVAL (core NULL), RT_ESTATE (the loop is not running, or called on the loop's own
+ * thread), RT_EIO (a queued write failed; the message says which). Any thread but the loop's.
+ */
+rt_status rt_core_sync(rt_core *core);
+
+/**
+ * Checks the database's integrity (SQLite `PRAGMA integrity_check`). On return *report (when
+ * report is not NULL) holds the checker's UTF-8 text, "ok" when sound; free it with
+ * rt_bytes_free. Returns RT_OK when the database is sound, RT_ECORRUPT when it is not, RT_EINVAL
+ * if core is NULL. Any thread; blocks while the check reads the whole file.
+ */
+rt_status rt_core_check(rt_core *core, rt_bytes *report);
+
+/**
+ * Stops the core if it is running (as rt_core_stop), closes the database and frees everything,
+ * then sets *core to NULL. Idempotent: core == NULL or *core == NULL is a no-op returning RT_OK,
+ * so calling it twice with the same variable is safe. Any thread, with one exception: a started
+ * core cannot be closed from its own loop thread (a callback): that returns RT_ESTATE and the
+ * core stays open.
+ */
+rt_status rt_core_close(rt_core **core);
+
+/**
+ * The detailed message of the most recent failed rt_* call made on the calling thread with this
+ * core; with core == NULL, that of the most recent failed call on this thread that had no core
+ * (rt_core_open). Returns "" when there is none. The string belongs to the library and stays
+ * valid until the next rt_* call on the same thread. Never NULL. Any thread.
+ */
+const char *rt_core_errmsg(const rt_core *core);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* REALTIME_H */
