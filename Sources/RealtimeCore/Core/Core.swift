@@ -1,0 +1,172 @@
+import CLibUV
+import Synchronization
+
+/// An engine instance: one libuv loop, one store. The Swift face of `rt_core`.
+///
+/// Lifecycle calls (`start`, `attach`, `stop`, `close`) are serialised by a lock; everything the
+/// engine does runs on its loop thread, reached from other threads through its mailbox.
+public final class Core: @unchecked Sendable {
+  private enum Phase {
+    case stopped
+    /// Running on the core's own thread (`thread` set) or attached to a host loop.
+    case running(loop: EventLoop, thread: LoopThread?)
+    case closed
+  }
+
+  private let store: Store
+  private let engine: Engine
+  private let sink: LogSink
+  private let lifecycle = Mutex(Phase.stopped)
+  /// The loop thread while running, read by calls that must not block it.
+  private let loopThread = Mutex<ThreadID?>(nil)
+
+  /// Opens the database and starts the writer thread; the loop runs after `start` or `attach`.
+  public init(config: CoreConfig) throws(RealtimeError) {
+    sink = LogSink(level: config.logLevel, handler: config.logHandler)
+    store = try Store(
+      path: config.databasePath, durability: config.durability, groupCommit: config.groupCommit,
+      log: sink)
+    engine = Engine(store: store, log: sink)
+    sink(.info, "core opened (\(config.databasePath.map { "'\($0)'" } ?? "in memory"), durability \(config.durability))")
+  }
+
+  deinit {
+    try? close()
+  }
+
+  /// Runs the loop on a new thread; returns once it is running.
+  public func start() throws(RealtimeError) {
+    try lifecycle.withLock { phase throws(RealtimeError) in
+      try Core.expectStopped(phase)
+      let loop = try EventLoop.makeOwned()
+      let ready = try Waiter<Result<ThreadID, RealtimeError>>()
+      let engine = self.engine
+      let thread = try LoopThread(name: "loop") {
+        do throws(RealtimeError) {
+          try engine.begin(on: loop.raw, keepsLoopAlive: true)
+        } catch {
+          return ready.fulfill(.failure(error))
+        }
+        ready.fulfill(.success(.current))
+        loop.run()
+      }
+      switch ready.wait() {
+      case .success(let id):
+        loopThread.withLock { $0 = id }
+        phase = .running(loop: loop, thread: thread)
+      case .failure(let error):
+        var thread = thread
+        thread.join()
+        throw error
+      }
+    }
+  }
+
+  /// Runs the engine on the host's libuv loop; call on the thread that runs that loop.
+  public func attach(loop raw: UnsafeMutableRawPointer) throws(RealtimeError) {
+    try lifecycle.withLock { phase throws(RealtimeError) in
+      try Core.expectStopped(phase)
+      let loop = EventLoop.borrowing(raw.assumingMemoryBound(to: uv_loop_t.self))
+      try engine.begin(on: loop.raw, keepsLoopAlive: false)
+      loopThread.withLock { $0 = .current }
+      phase = .running(loop: loop, thread: nil)
+    }
+  }
+
+  /// Finishes queued calls and writes, then stops the loop. A stopped core returns at once.
+  public func stop() throws(RealtimeError) {
+    try lifecycle.withLock { phase throws(RealtimeError) in try stopLocked(&phase) }
+  }
+
+  private func stopLocked(_ phase: inout Phase) throws(RealtimeError) {
+    guard case .running(_, let thread) = phase else { return }
+    let onLoopThread = loopThread.withLock { $0?.isCurrent ?? false }
+    if onLoopThread {
+      guard thread == nil else {
+        throw RealtimeError(.state, "a started core cannot be stopped from its own loop thread")
+      }
+      engine.shutdown()
+    } else {
+      let done = try Waiter<Void>()
+      let engine = self.engine
+      let posted = engine.mailbox.post {
+        engine.requestStop()
+        done.fulfill(())
+      }
+      if posted { done.wait() }
+      if var thread { thread.join() }
+    }
+    loopThread.withLock { $0 = nil }
+    phase = .stopped
+  }
+
+  /// Stops if running, then closes the database. Idempotent.
+  public func close() throws(RealtimeError) {
+    try lifecycle.withLock { phase throws(RealtimeError) in
+      if case .closed = phase { return }
+      try stopLocked(&phase)
+      store.shutdown()
+      phase = .closed
+      sink(.info, "core closed")
+    }
+  }
+
+  /// Runs `job` on the loop thread. Fails with `.state` when the loop is not running.
+  func post(_ job: @escaping @Sendable () -> Void) throws(RealtimeError) {
+    guard engine.mailbox.post(job) else {
+      throw RealtimeError(.state, "the core is not running; call start or attach first")
+    }
+  }
+
+  /// Runs `body` on the loop thread and returns what it passes to its reply; blocks the caller.
+  /// Fails with `.state` on the loop thread itself, where waiting would deadlock.
+  func call<T: Sendable>(
+    _ body: @escaping @Sendable (Engine, @escaping @Sendable (T) -> Void) -> Void
+  ) throws(RealtimeError) -> T {
+    if loopThread.withLock({ $0?.isCurrent ?? false }) {
+      throw RealtimeError(.state, "this call blocks, so it cannot be made on the core's loop thread")
+    }
+    let waiter = try Waiter<T>()
+    let engine = self.engine
+    try post { body(engine) { waiter.fulfill($0) } }
+    return waiter.wait()
+  }
+
+  /// Blocks until every call posted before it has run and every write it queued is committed.
+  public func sync() throws(RealtimeError) {
+    let error: RealtimeError? = try call { engine, reply in
+      engine.log.barrier { reply($0) }
+    }
+    if let error { throw error }
+  }
+
+  /// Appends `payload` to the durable log `stream` (created on first use); `completion` runs on the
+  /// loop thread with the entry's seq once durable. Any thread.
+  public func append(
+    stream: String, payload: [UInt8],
+    completion: @escaping @Sendable (Result<UInt64, RealtimeError>) -> Void
+  ) throws(RealtimeError) {
+    let engine = self.engine
+    try post { engine.log.append(stream: stream, payload: payload, completion: completion) }
+  }
+
+  /// Reads up to `limit` entries of `stream` after seq `after`, oldest first. Any thread.
+  public func read(stream: String, after: UInt64, limit: Int) throws(RealtimeError)
+    -> [(seq: UInt64, payload: [UInt8])]
+  {
+    try DurableLog.read(store, stream: stream, after: after, limit: limit)
+  }
+
+  /// `PRAGMA integrity_check`'s report: "ok" when the database is sound. Any thread.
+  public func integrityReport() throws(RealtimeError) -> String {
+    try store.integrityReport()
+  }
+
+  private static func expectStopped(_ phase: Phase) throws(RealtimeError) {
+    switch phase {
+    case .stopped: return
+    case .running: throw RealtimeError(.state, "the core is already running")
+    case .closed: throw RealtimeError(.closed, "the core is closed")
+    }
+  }
+}

@@ -1,0 +1,215 @@
+import CLibUV
+
+/// Durable, ordered logs: each named stream holds entries numbered 1, 2, 3… with no gap, kept in
+/// SQLite. Loop-thread only. Appends made during a loop turn are handed to the writer as one
+/// batch at the turn's end (group commit); each append is acknowledged as its durability demands.
+///
+/// This is the storage primitive under channel history: a channel is a stream, an offset a seq.
+final class DurableLog {
+  /// Longest stream name, in bytes.
+  static let maxStreamNameBytes = 1024
+  /// Largest entry, in bytes.
+  static let maxPayloadBytes = 16 << 20
+
+  /// Called with the entry's seq once durable (per the store's durability), or with the error.
+  typealias AppendCompletion = (Result<UInt64, RealtimeError>) -> Void
+  /// Called once everything queued before it is committed.
+  typealias BarrierCompletion = (RealtimeError?) -> Void
+
+  private enum Waiting {
+    case append(UInt64, AppendCompletion)
+    case barrier(BarrierCompletion)
+  }
+
+  private struct Stream {
+    let id: Int64
+    var lastSeq: Int64
+  }
+
+  private let store: Store
+  private let sink: LogSink
+  private var streams: [String: Stream] = [:]
+  private var nextStreamID: Int64?
+  private var pendingWrites: [StoreWrite] = []
+  private var pendingWaiting: [Waiting] = []
+  // Batches handed to the writer, oldest first, with who waits on each.
+  private var inFlight: [(id: UInt64, waiting: [Waiting])] = []
+  private var inFlightHead = 0
+  private var nextBatchID: UInt64 = 1
+  private var closed = true
+  // Set when a batch failed: cached seqs may be ahead of the database until the writer settles.
+  private var resyncing = false
+
+  init(store: Store, log: LogSink) {
+    self.store = store
+    self.sink = log
+  }
+
+  /// Starts receiving the writer's outcomes on `loop`.
+  func open(loop: UnsafeMutablePointer<uv_loop_t>) throws(RealtimeError) {
+    try store.outcomes.open(loop: loop, keepsLoopAlive: false) { [unowned self] batches in
+      for outcomes in batches { self.settle(outcomes) }
+    }
+    closed = false
+  }
+
+  /// Appends `payload` to `stream`, creating the stream on first use. The seq is assigned now;
+  /// `completion` runs on the loop thread once the entry is durable, or with the reason it is not.
+  func append(stream name: String, payload: [UInt8], completion: @escaping AppendCompletion) {
+    guard !closed else {
+      return completion(.failure(RealtimeError(.closed, "the core is stopping; nothing was appended")))
+    }
+    guard !name.isEmpty, name.utf8.count <= DurableLog.maxStreamNameBytes else {
+      return completion(.failure(RealtimeError(
+        .invalidArgument, "stream name must be 1 to \(DurableLog.maxStreamNameBytes) bytes")))
+    }
+    guard payload.count <= DurableLog.maxPayloadBytes else {
+      return completion(.failure(RealtimeError(
+        .invalidArgument, "entry of \(payload.count) bytes exceeds the \(DurableLog.maxPayloadBytes)-byte limit")))
+    }
+    var stream: Stream
+    do { stream = try lookup(name) } catch { return completion(.failure(error)) }
+    stream.lastSeq += 1
+    streams[name] = stream
+    let seq = UInt64(stream.lastSeq)
+    pendingWrites.append(.append(streamID: stream.id, seq: stream.lastSeq, payload: payload))
+    if store.durability == .off {
+      completion(.success(seq))
+    } else {
+      pendingWaiting.append(.append(seq, completion))
+    }
+  }
+
+  /// Calls `completion` once every write queued before it is committed.
+  func barrier(_ completion: @escaping BarrierCompletion) {
+    guard !closed else {
+      return completion(RealtimeError(.closed, "the core is stopping"))
+    }
+    if pendingWrites.isEmpty && inFlightHead == inFlight.count {
+      return completion(nil)
+    }
+    pendingWaiting.append(.barrier(completion))
+  }
+
+  /// Hands this turn's writes to the writer as one batch. Called at the end of every loop turn.
+  func flush() {
+    guard !pendingWrites.isEmpty || !pendingWaiting.isEmpty else { return }
+    let id = nextBatchID
+    nextBatchID += 1
+    store.writer.submit(WriteBatch(id: id, writes: pendingWrites))
+    inFlight.append((id, pendingWaiting))
+    pendingWrites.removeAll(keepingCapacity: true)
+    pendingWaiting.removeAll(keepingCapacity: true)
+  }
+
+  /// True while writes are queued or committing.
+  var isBusy: Bool { !pendingWrites.isEmpty || !pendingWaiting.isEmpty || inFlightHead < inFlight.count }
+
+  /// Commits everything queued and runs every completion, blocking the loop thread until the
+  /// writer is done. Used at shutdown; after it, appends fail with `.closed`.
+  func drainAndClose() {
+    while isBusy {
+      flush()
+      store.writer.waitIdle()
+      store.outcomes.drain()
+    }
+    closed = true
+    store.outcomes.close()
+  }
+
+  private func settle(_ outcomes: [BatchOutcome]) {
+    var failed = false
+    for outcome in outcomes {
+      guard inFlightHead < inFlight.count, inFlight[inFlightHead].id == outcome.id else {
+        sink(.error, "store outcome for unknown batch \(outcome.id); ignored")
+        continue
+      }
+      let waiting = inFlight[inFlightHead].waiting
+      inFlight[inFlightHead].waiting = []
+      inFlightHead += 1
+      if outcome.error != nil { failed = true }
+      for waiter in waiting {
+        switch waiter {
+        case .append(let seq, let done):
+          done(outcome.error.map { .failure($0) } ?? .success(seq))
+        case .barrier(let done):
+          done(outcome.error)
+        }
+      }
+    }
+    if inFlightHead == inFlight.count {
+      inFlight.removeAll(keepingCapacity: true)
+      inFlightHead = 0
+    }
+    if failed {
+      // Seqs handed out for the failed batch were never stored: forget what we cached and read
+      // the truth back once later batches (which the writer refuses if they would leave a gap)
+      // are settled.
+      streams.removeAll()
+      nextStreamID = nil
+      resyncing = true
+    }
+  }
+
+  private func lookup(_ name: String) throws(RealtimeError) -> Stream {
+    if let stream = streams[name] { return stream }
+    if resyncing {
+      // After a failure, let the writer finish what it holds so the database shows every
+      // committed entry before seqs are read back.
+      store.writer.waitIdle()
+      resyncing = false
+    }
+    let found = try store.reader.withLock { db throws(RealtimeError) -> Stream? in
+      let stmt = try db.prepare("SELECT id FROM rt_streams WHERE name = ?1")
+      try stmt.bind(1, name)
+      guard try stmt.step() else { return nil }
+      let id = stmt.int64(0)
+      let last = try db.prepare("SELECT coalesce(max(seq), 0) FROM rt_log WHERE stream_id = ?1")
+      try last.bind(1, id)
+      _ = try last.step()
+      return Stream(id: id, lastSeq: last.int64(0))
+    }
+    if let found { return found }
+    let id = try allocateStreamID()
+    pendingWrites.append(.createStream(id: id, name: name))
+    return Stream(id: id, lastSeq: 0)
+  }
+
+  private func allocateStreamID() throws(RealtimeError) -> Int64 {
+    let id: Int64
+    if let next = nextStreamID {
+      id = next
+    } else {
+      id = try store.reader.withLock { db throws(RealtimeError) in
+        try db.scalar("SELECT coalesce(max(id), 0) + 1 FROM rt_streams") ?? 1
+      }
+    }
+    nextStreamID = id + 1
+    return id
+  }
+
+  /// Reads up to `limit` entries of `stream` with seq > `after`, oldest first. Any thread.
+  static func read(
+    _ store: Store, stream: String, after: UInt64, limit: Int
+  ) throws(RealtimeError) -> [(seq: UInt64, payload: [UInt8])] {
+    guard limit > 0, limit <= 10_000 else {
+      throw RealtimeError(.invalidArgument, "limit must be 1 to 10000")
+    }
+    guard after <= UInt64(Int64.max) else {
+      throw RealtimeError(.invalidArgument, "seq \(after) is out of range")
+    }
+    return try store.reader.withLock { db throws(RealtimeError) in
+      let stmt = try db.prepare(
+        """
+        SELECT l.seq, l.payload FROM rt_log l JOIN rt_streams s ON s.id = l.stream_id
+        WHERE s.name = ?1 AND l.seq > ?2 ORDER BY l.seq LIMIT ?3
+        """)
+      try stmt.bind(1, stream)
+      try stmt.bind(2, Int64(after))
+      try stmt.bind(3, Int64(limit))
+      var rows: [(seq: UInt64, payload: [UInt8])] = []
+      while try stmt.step() { rows.append((UInt64(stmt.int64(0)), stmt.bytes(1))) }
+      return rows
+    }
+  }
+}

@@ -1,0 +1,72 @@
+/// The database schema: its identity (`application_id`), its version (`user_version`) and the
+/// migrations that bring an older file up to date. Migrations are append-only: a shipped one
+/// never changes, a new one is added at the end.
+enum Schema {
+  /// "RTC1": marks a file as a RealtimeCore database, so foreign databases are never touched.
+  static let applicationID: Int32 = 0x5254_4331
+
+  /// Migration `i` takes the schema from version `i` to `i + 1`.
+  static let migrations: [String] = [
+    // 1: durable ordered logs, one per named stream, with gapless sequence numbers from 1.
+    """
+    CREATE TABLE rt_streams (
+      id   INTEGER PRIMARY KEY,
+      name TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE rt_log (
+      stream_id INTEGER NOT NULL REFERENCES rt_streams(id),
+      seq       INTEGER NOT NULL,
+      payload   BLOB NOT NULL,
+      PRIMARY KEY (stream_id, seq)
+    ) WITHOUT ROWID;
+    """
+  ]
+
+  /// The version this library writes.
+  static var latest: Int64 { Int64(migrations.count) }
+
+  /// Checks, without writing anything, that `db` is empty or a RealtimeCore database this
+  /// library can use. Reading the schema also makes SQLite validate the file header.
+  static func inspect(_ db: SQLiteConnection) throws(RealtimeError) {
+    let objects = try db.scalar("SELECT count(*) FROM sqlite_master") ?? 0
+    let appID = try db.scalar("PRAGMA application_id") ?? 0
+    let version = try db.scalar("PRAGMA user_version") ?? 0
+    if appID != 0 && appID != Int64(applicationID) {
+      throw RealtimeError(
+        .schema,
+        "'\(db.path)' belongs to another application (application_id \(appID)); refusing to modify it")
+    }
+    if appID == 0 && objects > 0 {
+      throw RealtimeError(
+        .schema,
+        "'\(db.path)' is a SQLite database of another application (it has tables but no RealtimeCore id); refusing to modify it"
+      )
+    }
+    if version > latest {
+      throw RealtimeError(
+        .schema,
+        "'\(db.path)' has schema version \(version), newer than this library's \(latest); upgrade the library to open it"
+      )
+    }
+  }
+
+  /// Applies every migration the file lacks, each in its own transaction.
+  static func migrate(_ db: SQLiteConnection, log: LogSink) throws(RealtimeError) {
+    try inspect(db)
+    var version = try db.scalar("PRAGMA user_version") ?? 0
+    while version < latest {
+      let next = version + 1
+      try db.exec("BEGIN IMMEDIATE")
+      do {
+        try db.exec(migrations[Int(version)])
+        try db.exec("PRAGMA user_version = \(next); PRAGMA application_id = \(applicationID)")
+        try db.exec("COMMIT")
+      } catch {
+        try? db.exec("ROLLBACK")
+        throw RealtimeError(error.code, "migration to schema version \(next) failed: \(error.message)")
+      }
+      log(.info, "database '\(db.path)' migrated to schema version \(next)")
+      version = next
+    }
+  }
+}

@@ -1,0 +1,175 @@
+/// A write the store applies on its writer thread. Values only: no closures cross threads.
+enum StoreWrite: Sendable {
+  /// Registers a log stream under a fresh id.
+  case createStream(id: Int64, name: String)
+  /// Appends entry `seq` to a stream; fails unless `seq` directly follows the stream's last entry,
+  /// so a log can never get a gap or a duplicate whatever happened to earlier batches.
+  case append(streamID: Int64, seq: Int64, payload: [UInt8])
+}
+
+/// The writes gathered during one loop turn, committed together.
+struct WriteBatch: Sendable {
+  let id: UInt64
+  var writes: [StoreWrite]
+}
+
+/// What became of a batch: committed (error nil) or rolled back.
+struct BatchOutcome: Sendable {
+  let id: UInt64
+  let error: RealtimeError?
+}
+
+/// The single thread that writes to the database. Batches queue up while a commit is in
+/// progress; the next commit takes all of them in one transaction (group commit), so the cost of
+/// an fsync is shared by everything that arrived meanwhile.
+final class StoreWriter: @unchecked Sendable {
+  private let lock: ConditionLock
+  // Guarded by `lock`.
+  private var queue: [WriteBatch] = []
+  private var busy = false
+  private var stopping = false
+  private var thread: LoopThread?
+
+  // Writer thread only (after init).
+  private let db: SQLiteConnection
+  private let groupCommit: Bool
+  private let sink: LogSink
+  private let deliver: @Sendable ([BatchOutcome]) -> Void
+  private var insertStream: SQLiteStatement?
+  private var insertEntry: SQLiteStatement?
+
+  /// Takes ownership of `db` and starts the thread. `deliver` runs on the writer thread after
+  /// each commit with the outcome of every batch in it.
+  init(
+    db: sending SQLiteConnection, groupCommit: Bool, log: LogSink,
+    deliver: @escaping @Sendable ([BatchOutcome]) -> Void
+  ) throws(RealtimeError) {
+    self.lock = try ConditionLock()
+    self.db = db
+    self.groupCommit = groupCommit
+    self.sink = log
+    self.deliver = deliver
+    self.thread = try LoopThread(name: "store writer") { [unowned self] in self.run() }
+  }
+
+  /// Queues a batch. Any thread.
+  func submit(_ batch: WriteBatch) {
+    lock.withLock {
+      queue.append(batch)
+      lock.broadcast()
+    }
+  }
+
+  /// Blocks until every submitted batch is committed (or failed) and delivered.
+  func waitIdle() {
+    lock.withLock {
+      while busy || !queue.isEmpty { lock.wait() }
+    }
+  }
+
+  /// Finishes the queue, then ends the thread. Idempotent.
+  func shutdown() {
+    let thread = lock.withLock { () -> LoopThread? in
+      stopping = true
+      lock.broadcast()
+      defer { self.thread = nil }
+      return self.thread
+    }
+    guard var thread else { return }
+    thread.join()
+  }
+
+  private func run() {
+    while true {
+      let batches = lock.withLock { () -> [WriteBatch]? in
+        while queue.isEmpty && !stopping { lock.wait() }
+        if queue.isEmpty { return nil }
+        busy = true
+        defer { queue.removeAll(keepingCapacity: true) }
+        return queue
+      }
+      guard let batches else { return }
+      deliver(groupCommit ? commit(batches) : commitEachWrite(batches))
+      lock.withLock {
+        busy = false
+        lock.broadcast()
+      }
+    }
+  }
+
+  /// One transaction for everything queued: all batches commit, or none does.
+  private func commit(_ batches: [WriteBatch]) -> [BatchOutcome] {
+    let error = transaction { () throws(RealtimeError) in
+      for batch in batches {
+        for write in batch.writes { try apply(write) }
+      }
+    }
+    return batches.map { BatchOutcome(id: $0.id, error: error) }
+  }
+
+  /// One transaction per write: what group commit is measured against.
+  private func commitEachWrite(_ batches: [WriteBatch]) -> [BatchOutcome] {
+    batches.map { batch in
+      var first: RealtimeError?
+      for write in batch.writes {
+        if let error = transaction({ () throws(RealtimeError) in try apply(write) }), first == nil {
+          first = error
+        }
+      }
+      return BatchOutcome(id: batch.id, error: first)
+    }
+  }
+
+  private func transaction(_ body: () throws(RealtimeError) -> Void) -> RealtimeError? {
+    do throws(RealtimeError) {
+      try db.exec("BEGIN IMMEDIATE")
+      do throws(RealtimeError) {
+        try body()
+        try db.exec("COMMIT")
+      } catch {
+        try? db.exec("ROLLBACK")
+        throw error
+      }
+      return nil
+    } catch {
+      sink(.error, "store write failed and was rolled back: \(error.message)")
+      return error
+    }
+  }
+
+  private func apply(_ write: StoreWrite) throws(RealtimeError) {
+    switch write {
+    case .createStream(let id, let name):
+      let stmt = try statement(&insertStream, "INSERT INTO rt_streams(id, name) VALUES (?1, ?2)")
+      defer { stmt.reset() }
+      try stmt.bind(1, id)
+      try stmt.bind(2, name)
+      _ = try stmt.step()
+    case .append(let streamID, let seq, let payload):
+      let stmt = try statement(
+        &insertEntry,
+        """
+        INSERT INTO rt_log(stream_id, seq, payload)
+        SELECT ?1, ?2, ?3
+        WHERE ?2 = 1 + coalesce((SELECT max(seq) FROM rt_log WHERE stream_id = ?1), 0)
+        """)
+      defer { stmt.reset() }
+      try stmt.bind(1, streamID)
+      try stmt.bind(2, seq)
+      try stmt.bind(3, payload)
+      _ = try stmt.step()
+      guard db.changes == 1 else {
+        throw RealtimeError(.internal, "append of entry \(seq) to stream \(streamID) would leave a gap; refused")
+      }
+    }
+  }
+
+  private func statement(_ slot: inout SQLiteStatement?, _ sql: String) throws(RealtimeError)
+    -> SQLiteStatement
+  {
+    if let stmt = slot { return stmt }
+    let stmt = try db.prepare(sql)
+    slot = stmt
+    return stmt
+  }
+}
