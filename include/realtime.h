@@ -195,7 +195,9 @@ rt_status rt_core_start(rt_core *core);
  * Attaches the core to a libuv loop the host owns and runs (`uv_loop_t *`, passed as void * so
  * this header does not need uv.h). Must be called on the thread that runs that loop; the core's
  * callbacks then run there, inside the host's uv_run. The core's internal handles are unreferenced
- * (uv_unref), so they never keep the host's loop alive by themselves.
+ * (uv_unref), so they never keep the host's loop alive by themselves: calls from other threads are
+ * served while the host's loop runs, which it does as long as the host has active handles of its
+ * own (a server socket, a timer). Blocking calls made on the loop's own thread return RT_ESTATE.
  * Errors: RT_EINVAL (core or uv_loop NULL), RT_ESTATE (already started or attached), RT_ELOOP.
  */
 rt_status rt_core_attach(rt_core *core, void *uv_loop);
@@ -224,8 +226,10 @@ rt_status rt_core_sync(rt_core *core);
 /**
  * Checks the database's integrity (SQLite `PRAGMA integrity_check`). On return *report (when
  * report is not NULL) holds the checker's UTF-8 text, "ok" when sound; free it with
- * rt_bytes_free. Returns RT_OK when the database is sound, RT_ECORRUPT when it is not, RT_EINVAL
- * if core is NULL. Any thread; blocks while the check reads the whole file.
+ * rt_bytes_free. The text is also NUL-terminated (the terminator is not counted in len).
+ * Returns RT_OK when the database is sound, RT_ECORRUPT when it is not (the report then says what
+ * is damaged), RT_EINVAL if core is NULL, RT_ENOMEM. Any thread; blocks while the check reads the
+ * whole file.
  */
 rt_status rt_core_check(rt_core *core, rt_bytes *report);
 

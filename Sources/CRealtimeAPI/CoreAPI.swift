@@ -48,12 +48,12 @@ private func core(_ handle: OpaquePointer) -> Core {
   report?.pointee = rt_bytes(data: nil, len: 0)
   guard let handle else { return fail(nil, .invalidArgument, "core is NULL") }
   return status(handle) { () throws(RealtimeError) in
-    let text = try core(handle).integrityReport()
+    let (ok, text) = try core(handle).integrityCheck()
     if let report {
       guard let bytes = makeBytes(text) else { throw RealtimeError(.noMemory, "cannot allocate the report") }
       report.pointee = bytes
     }
-    if text != "ok" { throw RealtimeError(.corrupt, "integrity check failed: \(text.prefix(500))") }
+    if !ok { throw RealtimeError(.corrupt, "integrity check failed: \(text.prefix(500))") }
   }
 }
 

@@ -10,13 +10,15 @@
 # A binary that crashes, times out, or exits non-zero after a clean summary (LeakSanitizer,
 # valgrind errors) counts as one more failure. Exits non-zero on any failure.
 #
-# Env: RT_DIST (default dist/), CC (default cc), CXX (default clang++), TEST_TIMEOUT (s, default 600),
+# Env: RT_DIST (default dist/; any prefix laid out like it, e.g. after scripts/install.sh),
+#      CC (default cc), CXX (default clang++), TEST_TIMEOUT (s, default 600),
 #      VALGRIND_TIMEOUT (s, default 1800), SKIP_VALGRIND=1.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
+# Absolute, because it ends up in the test binaries' rpath.
+if [[ -n ${RT_DIST:-} && -d $RT_DIST ]]; then RT_DIST=$(cd "$RT_DIST" && pwd); fi
 cd "$root"
 
-# RT_DIST points the tests at another layout with the same shape, e.g. an install PREFIX.
 dist=${RT_DIST:-$root/dist}
 if [[ ! -e "$dist/lib/librealtime.so" || ! -e "$dist/include/realtime.h" ]]; then
   echo "error: $dist/lib/librealtime.so or $dist/include/realtime.h is missing." >&2
@@ -121,7 +123,8 @@ if [[ "${SKIP_VALGRIND:-0}" != 1 ]]; then
     if "$CC" "${warn[@]}" -g -O1 -I"$dist/include" -o "$bin/test_core.valgrind" \
         "$src/test_core.c" "${link[@]}"; then
       RT_TEST_QUICK=1 run_counted "test_core (valgrind, quick)" "${VALGRIND_TIMEOUT:-1800}" \
-        valgrind --quiet --leak-check=full --error-exitcode=1 --errors-for-leak-kinds=definite \
+        valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
+        --errors-for-leak-kinds=definite --error-exitcode=1 \
         "$bin/test_core.valgrind"
     else
       echo "== test_core (valgrind): 0 passed, 1 failed (does not compile)"

@@ -503,6 +503,7 @@ typedef struct sync_job {
     int ok;
     rt_status last_bad;
     done_flag finished;
+    uv_async_t *wake; /* when set, sent once the calls are done */
 } sync_job;
 
 static void *sync_job_main(void *arg)
@@ -517,7 +518,19 @@ static void *sync_job_main(void *arg)
             job->last_bad = rc;
     }
     flag_set(&job->finished);
+    if (job->wake != NULL)
+        uv_async_send(job->wake);
     return NULL;
+}
+
+static void sync_job_init(sync_job *job, rt_core *core, int calls, uv_async_t *wake)
+{
+    job->core = core;
+    job->calls = calls;
+    job->ok = 0;
+    job->last_bad = RT_OK;
+    job->wake = wake;
+    flag_init(&job->finished);
 }
 
 static void on_watchdog(uv_timer_t *timer)
@@ -525,6 +538,8 @@ static void on_watchdog(uv_timer_t *timer)
     *(int *)timer->data = 1;
     uv_stop(timer->loop);
 }
+
+static void on_host_wake(uv_async_t *async) { (void)async; }
 
 static void print_handle(uv_handle_t *h, void *arg)
 {
@@ -534,33 +549,16 @@ static void print_handle(uv_handle_t *h, void *arg)
             uv_has_ref(h), uv_is_closing(h));
 }
 
-/* Drives `loop` (NOWAIT) until `job` finished. A 60 s deadline turns a lost wake-up into a
- * reported failure instead of a hung run; the worker is then still blocked in the library, so
- * there is no way to continue safely. */
-static void drive_until_finished(uv_loop_t *loop, sync_job *job)
-{
-    uint64_t deadline = uv_hrtime() + (uint64_t)60 * 1000000000u;
-    while (!flag_get(&job->finished)) {
-        uv_run(loop, UV_RUN_NOWAIT);
-        if (uv_hrtime() > deadline) {
-            fprintf(stderr, "FATAL: rt_core_sync from another thread never returned while the "
-                            "host drove the attached loop\n");
-            fflush(stderr);
-            _exit(3);
-        }
-    }
-}
-
 static void test_attach_host_loop(void)
 {
     uv_loop_t loop;
     uv_timer_t watchdog;
-    int watchdog_fired = 0, i;
+    uv_async_t host_wake;
+    int watchdog_fired = 0, i, closed;
     rt_config cfg = RT_CONFIG_INIT;
     rt_core *core = NULL;
     sync_job job;
     pthread_t th;
-    int closed;
 
     CHECK_EQ_INT(uv_loop_init(&loop), 0);
     CHECK_EQ_INT(rt_core_open(&cfg, &core), RT_OK);
@@ -579,8 +577,8 @@ static void test_attach_host_loop(void)
         uv_run(&loop, UV_RUN_NOWAIT);
 
     /* The core's handles must be unreferenced, so UV_RUN_DEFAULT returns at once. The watchdog
-     * is itself unreferenced: it only fires (and stops the loop) if something else keeps the
-     * loop alive, turning a hang into a failure. */
+     * is unreferenced too: it can only fire (and stop the loop) if something else keeps the
+     * loop alive, which turns a hang into a reported failure. */
     CHECK_EQ_INT(uv_timer_init(&loop, &watchdog), 0);
     watchdog.data = &watchdog_fired;
     CHECK_EQ_INT(uv_timer_start(&watchdog, on_watchdog, 5000, 0), 0);
@@ -590,23 +588,41 @@ static void test_attach_host_loop(void)
         uv_walk(&loop, print_handle, NULL);
     CHECK(!watchdog_fired);
 
-    /* Calls from another thread are carried out by the host's uv_run on this thread. */
-    job.core = core;
-    job.calls = 10;
-    job.ok = 0;
-    job.last_bad = RT_OK;
-    flag_init(&job.finished);
+    /* Calls from another thread are carried out by the host's uv_run on this thread. libuv
+     * only polls while the loop is alive, and the core's handles do not count, so (like any
+     * real host with work of its own) the test holds a referenced handle: host_wake, which
+     * the worker also uses to wake this thread once it is done. A 60 s watchdog turns a lost
+     * wake-up into a failure instead of a hung run. */
+    CHECK_EQ_INT(uv_async_init(&loop, &host_wake, on_host_wake), 0);
+    watchdog_fired = 0;
+    CHECK_EQ_INT(uv_timer_start(&watchdog, on_watchdog, 60000, 0), 0);
+    sync_job_init(&job, core, 10, &host_wake);
     CHECK_EQ_INT(pthread_create(&th, NULL, sync_job_main, &job), 0);
-    drive_until_finished(&loop, &job);
+    /* UV_RUN_ONCE blocks until an event (the core's, host_wake or the watchdog) instead of
+     * spinning, which matters under valgrind, where threads share one CPU. */
+    while (!flag_get(&job.finished) && !watchdog_fired)
+        uv_run(&loop, UV_RUN_ONCE);
+    if (watchdog_fired) {
+        /* The worker is still blocked inside the library: nothing can be cleaned up. */
+        fprintf(stderr, "FATAL: rt_core_sync from another thread did not return within 60 s "
+                        "while the host drove the attached loop\n");
+        fflush(stderr);
+        _exit(3);
+    }
     pthread_join(th, NULL);
     pthread_mutex_destroy(&job.finished.mu);
     CHECK_EQ_INT(job.ok, job.calls);
     CHECK_EQ_INT(job.last_bad, RT_OK);
+    uv_timer_stop(&watchdog);
+    uv_close((uv_handle_t *)&host_wake, NULL);
 
     /* Stop on the loop thread, then one more turn of the loop lets the close callbacks run. */
     CHECK_EQ_INT(rt_core_stop(core), RT_OK);
     watchdog_fired = 0;
+    CHECK_EQ_INT(uv_timer_start(&watchdog, on_watchdog, 5000, 0), 0);
     uv_run(&loop, UV_RUN_DEFAULT);
+    if (watchdog_fired)
+        uv_walk(&loop, print_handle, NULL);
     CHECK(!watchdog_fired);
     uv_close((uv_handle_t *)&watchdog, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
@@ -704,13 +720,8 @@ static void test_threads(void)
     CHECK_EQ_INT(rt_core_start(core), RT_OK);
 
     /* Syncs and integrity checks all at once, from threads the library has never seen. */
-    for (i = 0; i < SYNC_THREADS; i++) {
-        syncs[i].core = core;
-        syncs[i].calls = quick_mode() ? 20 : 200;
-        syncs[i].ok = 0;
-        syncs[i].last_bad = RT_OK;
-        flag_init(&syncs[i].finished);
-    }
+    for (i = 0; i < SYNC_THREADS; i++)
+        sync_job_init(&syncs[i], core, quick_mode() ? 20 : 200, NULL);
     for (i = 0; i < CHECK_THREADS; i++) {
         checks[i].core = core;
         checks[i].calls = quick_mode() ? 2 : 10;
@@ -1028,12 +1039,50 @@ static void test_foreign_schema(void)
 {
     char *dir = make_tempdir();
     char *path = dir ? path_join(dir, "foreign.db") : NULL;
+    char *wal_path = dir ? path_join(dir, "foreign-wal.db") : NULL;
+
+    CHECK(path != NULL && wal_path != NULL);
+    if (path == NULL || wal_path == NULL)
+        goto out;
+    CHECK(sqlite_exec_file(path, "CREATE TABLE foo (x INTEGER); INSERT INTO foo VALUES (42);"));
+    expect_open_fails_untouched(dir, path, RT_ESCHEMA, RT_ESCHEMA);
+
+    /* The same in WAL mode, as many applications use: refusing it must not leave -wal/-shm
+     * files beside another application's database either. */
+    CHECK(sqlite_exec_file(wal_path, "PRAGMA journal_mode = WAL; CREATE TABLE foo (x INTEGER);"));
+    expect_open_fails_untouched(dir, wal_path, RT_ESCHEMA, RT_ESCHEMA);
+out:
+    free(path);
+    free(wal_path);
+    remove_tempdir(dir);
+}
+
+/* A database file is held by one core at a time; a second open is refused with RT_EBUSY. */
+static void test_busy(void)
+{
+    char *dir = make_tempdir();
+    char *path = dir ? path_join(dir, "busy.db") : NULL;
+    rt_config cfg = RT_CONFIG_INIT;
+    rt_core *first = NULL, *second = SENTINEL_CORE;
 
     CHECK(path != NULL);
     if (path == NULL)
         goto out;
-    CHECK(sqlite_exec_file(path, "CREATE TABLE foo (x INTEGER); INSERT INTO foo VALUES (42);"));
-    expect_open_fails_untouched(dir, path, RT_ESCHEMA, RT_ESCHEMA);
+    cfg.db_path = path;
+    CHECK_EQ_INT(rt_core_open(&cfg, &first), RT_OK);
+    CHECK_EQ_INT(rt_core_open(&cfg, &second), RT_EBUSY);
+    CHECK(errmsg_nonempty(NULL));
+    CHECK(second == NULL);
+    if (second != NULL && second != SENTINEL_CORE)
+        rt_core_close(&second);
+    /* The refused open must not have disturbed the first core. */
+    CHECK_EQ_INT(rt_core_start(first), RT_OK);
+    CHECK_EQ_INT(rt_core_sync(first), RT_OK);
+    CHECK_EQ_INT(rt_core_close(&first), RT_OK);
+    /* Released at close. */
+    second = NULL;
+    CHECK_EQ_INT(rt_core_open(&cfg, &second), RT_OK);
+    CHECK_EQ_INT(rt_core_close(&second), RT_OK);
 out:
     free(path);
     remove_tempdir(dir);
@@ -1133,6 +1182,57 @@ out:
     remove_tempdir(dir);
 }
 
+/* A database of this library whose last page is overwritten: either rt_core_open notices
+ * (RT_ECORRUPT) or rt_core_check must, with a report other than "ok". */
+static void test_check_detects_corruption(void)
+{
+    char *dir = make_tempdir();
+    char *path = dir ? path_join(dir, "damaged.db") : NULL;
+    rt_config cfg = RT_CONFIG_INIT;
+    rt_core *core = NULL;
+    rt_bytes report = {NULL, 0};
+    unsigned char *bytes = NULL;
+    size_t len = 0, page = 4096, i;
+    rt_status rc;
+
+    CHECK(path != NULL);
+    if (path == NULL)
+        goto out;
+    cfg.db_path = path;
+    CHECK_EQ_INT(rt_core_open(&cfg, &core), RT_OK);
+    CHECK_EQ_INT(rt_core_close(&core), RT_OK);
+
+    bytes = read_file(path, &len);
+    CHECK(bytes != NULL && len >= 2 * page);
+    if (bytes == NULL || len < 2 * page)
+        goto out;
+    /* Page 1 (the schema) stays intact so the file still looks like ours; the last page, a
+     * table or index b-tree page, becomes garbage. */
+    page = (size_t)bytes[16] << 8 | bytes[17];
+    if (page == 1)
+        page = 65536;
+    CHECK(page >= 512 && len % page == 0 && len / page >= 2);
+    for (i = len - page; i < len; i++)
+        bytes[i] = (unsigned char)(0x5A ^ i);
+    CHECK(write_file(path, bytes, len));
+
+    rc = rt_core_open(&cfg, &core);
+    CHECK(rc == RT_OK || rc == RT_ECORRUPT);
+    if (rc == RT_OK) {
+        rc = rt_core_check(core, &report);
+        CHECK_EQ_INT(rc, RT_ECORRUPT);
+        CHECK(report.data != NULL && report.len > 0);
+        CHECK(!(report.len == 2 && report.data != NULL && memcmp(report.data, "ok", 2) == 0));
+        rt_bytes_free(&report);
+        CHECK(report.data == NULL && report.len == 0);
+        CHECK_EQ_INT(rt_core_close(&core), RT_OK);
+    }
+out:
+    free(bytes);
+    free(path);
+    remove_tempdir(dir);
+}
+
 int main(void)
 {
     /* Summary lines and failure details interleave sensibly when both go to one pipe. */
@@ -1158,7 +1258,9 @@ int main(void)
     RUN(test_corrupt_file);
     RUN(test_newer_schema);
     RUN(test_foreign_schema);
+    RUN(test_busy);
     RUN(test_log_callback);
     RUN(test_check_report);
+    RUN(test_check_detects_corruption);
     return harness_summary();
 }

@@ -13,8 +13,8 @@ public final class Core: @unchecked Sendable {
     case closed
   }
 
-  private let store: Store
-  private let engine: Engine
+  let store: Store
+  let engine: Engine
   private let sink: LogSink
   private let lifecycle = Mutex(Phase.stopped)
   /// The loop thread while running, read by calls that must not block it.
@@ -157,8 +157,9 @@ public final class Core: @unchecked Sendable {
     try DurableLog.read(store, stream: stream, after: after, limit: limit)
   }
 
-  /// `PRAGMA integrity_check`'s report: "ok" when the database is sound. Any thread.
-  public func integrityReport() throws(RealtimeError) -> String {
+  /// Runs `PRAGMA integrity_check`: `ok` when the database is sound, and the checker's report
+  /// ("ok", or what is damaged). Any thread; reads the whole file.
+  public func integrityCheck() throws(RealtimeError) -> (ok: Bool, report: String) {
     try store.integrityReport()
   }
 

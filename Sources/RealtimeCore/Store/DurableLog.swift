@@ -94,6 +94,18 @@ final class DurableLog {
   /// Hands this turn's writes to the writer as one batch. Called at the end of every loop turn.
   func flush() {
     guard !pendingWrites.isEmpty || !pendingWaiting.isEmpty else { return }
+    if pendingWrites.isEmpty {
+      // Only barriers (every append adds a write). Batches settle in order, so barriers ride on
+      // the newest batch in flight instead of costing a transaction; with none, they are done.
+      let barriers = pendingWaiting
+      pendingWaiting.removeAll(keepingCapacity: true)
+      if inFlightHead < inFlight.count {
+        inFlight[inFlight.count - 1].waiting += barriers
+      } else {
+        for case .barrier(let done) in barriers { done(nil) }
+      }
+      return
+    }
     let id = nextBatchID
     nextBatchID += 1
     store.writer.submit(WriteBatch(id: id, writes: pendingWrites))
@@ -159,7 +171,7 @@ final class DurableLog {
       store.writer.waitIdle()
       resyncing = false
     }
-    let found = try store.reader.withLock { db throws(RealtimeError) -> Stream? in
+    let found = try store.read { db throws(RealtimeError) -> Stream? in
       let stmt = try db.prepare("SELECT id FROM rt_streams WHERE name = ?1")
       try stmt.bind(1, name)
       guard try stmt.step() else { return nil }
@@ -180,7 +192,7 @@ final class DurableLog {
     if let next = nextStreamID {
       id = next
     } else {
-      id = try store.reader.withLock { db throws(RealtimeError) in
+      id = try store.read { db throws(RealtimeError) in
         try db.scalar("SELECT coalesce(max(id), 0) + 1 FROM rt_streams") ?? 1
       }
     }
@@ -198,7 +210,7 @@ final class DurableLog {
     guard after <= UInt64(Int64.max) else {
       throw RealtimeError(.invalidArgument, "seq \(after) is out of range")
     }
-    return try store.reader.withLock { db throws(RealtimeError) in
+    return try store.read { db throws(RealtimeError) in
       let stmt = try db.prepare(
         """
         SELECT l.seq, l.payload FROM rt_log l JOIN rt_streams s ON s.id = l.stream_id

@@ -5,11 +5,14 @@ import Synchronization
 final class Store: @unchecked Sendable {
   let durability: Durability
   let writer: StoreWriter
-  /// Reads from any thread, one at a time (WAL lets them run beside the writer).
-  let reader: Mutex<SQLiteConnection>
+  /// Reads from any thread, one at a time (WAL lets them run beside the writer); nil once closed.
+  private var reader: SQLiteConnection?
+  private let readerLock: ConditionLock
   /// Outcomes from the writer thread, on their way to the loop thread.
   let outcomes = Inbox<[BatchOutcome]>()
-  private let lock: FileLock?
+  // Released at shutdown, after every connection to the file is closed: closing any descriptor
+  // of a file drops the POSIX locks SQLite holds on it, so the order matters.
+  private var lock: FileLock?
 
   /// Longest accepted database path, in bytes.
   static let maxPathBytes = 4096
@@ -29,8 +32,7 @@ final class Store: @unchecked Sendable {
       }
       let lock = try FileLock(path: path)
       if let size = regularFileSize(path), size > 0 {
-        let probe = try SQLiteConnection(path: path, flags: SQLITE_OPEN_READONLY_FLAG)
-        try Schema.inspect(probe)
+        try Store.inspect(path)
       }
       writerDB = try SQLiteConnection(path: path, flags: SQLITE_OPEN_READWRITE_CREATE)
       try Store.configure(writerDB, durability: durability)
@@ -45,7 +47,8 @@ final class Store: @unchecked Sendable {
       readerDB = try SQLiteConnection(path: uri, flags: SQLITE_OPEN_READWRITE_CREATE | SQLITE_OPEN_URI_FLAG)
       self.lock = nil
     }
-    reader = Mutex(readerDB)
+    reader = readerDB
+    readerLock = try ConditionLock()
     let outcomes = self.outcomes
     writer = try StoreWriter(db: writerDB, groupCommit: groupCommit, log: log) { results in
       if !outcomes.post(results) {
@@ -65,16 +68,62 @@ final class Store: @unchecked Sendable {
     }
   }
 
-  /// Runs `PRAGMA integrity_check`; returns its report ("ok" when sound).
-  func integrityReport() throws(RealtimeError) -> String {
-    try reader.withLock { db throws(RealtimeError) -> String in
-      let stmt = try db.prepare("PRAGMA integrity_check")
-      var lines: [String] = []
-      while try stmt.step() { lines.append(stmt.text(0)) }
-      return lines.joined(separator: "\n")
+  /// Checks an existing file without writing anything beside it: when it has no write-ahead log,
+  /// SQLite's `immutable` mode reads it with no locks and creates no -wal or -shm files.
+  private static func inspect(_ path: String) throws(RealtimeError) {
+    let hasWAL = regularFileSize(path + "-wal") != nil
+    let probe =
+      hasWAL
+      ? try SQLiteConnection(path: path, flags: SQLITE_OPEN_READONLY_FLAG)
+      : try SQLiteConnection(
+        path: "file:\(uriEscaped(path))?immutable=1", flags: SQLITE_OPEN_READONLY_FLAG | SQLITE_OPEN_URI_FLAG)
+    try Schema.inspect(probe)
+  }
+
+  /// Percent-encodes what a SQLite URI path cannot hold literally.
+  private static func uriEscaped(_ path: String) -> String {
+    var out = ""
+    for byte in path.utf8 {
+      switch byte {
+      case UInt8(ascii: "%"), UInt8(ascii: "?"), UInt8(ascii: "#"), 0x80...0xff, 0...0x20:
+        let hex = Array("0123456789ABCDEF".utf8)
+        out += "%" + String(decoding: [hex[Int(byte >> 4)], hex[Int(byte & 15)]], as: UTF8.self)
+      default:
+        out.unicodeScalars.append(Unicode.Scalar(byte))
+      }
+    }
+    return out
+  }
+
+  /// Runs `body` with the reader connection; fails with `.closed` after shutdown. Any thread.
+  func read<T>(_ body: (SQLiteConnection) throws(RealtimeError) -> T) throws(RealtimeError) -> T {
+    try readerLock.withLock { () throws(RealtimeError) -> T in
+      guard let reader else { throw RealtimeError(.closed, "the core is closed") }
+      return try body(reader)
     }
   }
 
-  /// Ends the writer thread after it commits what it has.
-  func shutdown() { writer.shutdown() }
+  /// Runs `PRAGMA integrity_check`. `ok` is true when the database is sound; `report` holds the
+  /// checker's lines, ending with SQLite's error if the damage stopped the check itself.
+  func integrityReport() throws(RealtimeError) -> (ok: Bool, report: String) {
+    try read { db throws(RealtimeError) in
+      var lines: [String] = []
+      do throws(RealtimeError) {
+        let stmt = try db.prepare("PRAGMA integrity_check")
+        while try stmt.step() { lines.append(stmt.text(0)) }
+      } catch {
+        guard error.code == .corrupt else { throw error }
+        lines.append(error.message)
+      }
+      return (lines == ["ok"], lines.joined(separator: "\n"))
+    }
+  }
+
+  /// Ends the writer thread after it commits what it has, closes the connections and releases
+  /// the file. Called once, by the core's close.
+  func shutdown() {
+    writer.shutdown()
+    readerLock.withLock { reader = nil }
+    lock = nil
+  }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A write the store applies on its writer thread. Values only: no closures cross threads.
 enum StoreWrite: Sendable {
   /// Registers a log stream under a fresh id.
@@ -23,6 +25,8 @@ struct BatchOutcome: Sendable {
 /// progress; the next commit takes all of them in one transaction (group commit), so the cost of
 /// an fsync is shared by everything that arrived meanwhile.
 final class StoreWriter: @unchecked Sendable {
+  /// Transactions committed so far: with group commit, far fewer than writes.
+  let committedTransactions = Atomic<UInt64>(0)
   private let lock: ConditionLock
   // Guarded by `lock`.
   private var queue: [WriteBatch] = []
@@ -30,8 +34,8 @@ final class StoreWriter: @unchecked Sendable {
   private var stopping = false
   private var thread: LoopThread?
 
-  // Writer thread only (after init).
-  private let db: SQLiteConnection
+  // Writer thread only (after init); the connection closes when the thread ends.
+  private var connection: SQLiteConnection?
   private let groupCommit: Bool
   private let sink: LogSink
   private let deliver: @Sendable ([BatchOutcome]) -> Void
@@ -45,7 +49,7 @@ final class StoreWriter: @unchecked Sendable {
     deliver: @escaping @Sendable ([BatchOutcome]) -> Void
   ) throws(RealtimeError) {
     self.lock = try ConditionLock()
-    self.db = db
+    self.connection = db
     self.groupCommit = groupCommit
     self.sink = log
     self.deliver = deliver
@@ -88,7 +92,12 @@ final class StoreWriter: @unchecked Sendable {
         defer { queue.removeAll(keepingCapacity: true) }
         return queue
       }
-      guard let batches else { return }
+      guard let batches else {
+        insertStream = nil
+        insertEntry = nil
+        connection = nil
+        return
+      }
       deliver(groupCommit ? commit(batches) : commitEachWrite(batches))
       lock.withLock {
         busy = false
@@ -122,10 +131,12 @@ final class StoreWriter: @unchecked Sendable {
 
   private func transaction(_ body: () throws(RealtimeError) -> Void) -> RealtimeError? {
     do throws(RealtimeError) {
+      let db = try self.db()
       try db.exec("BEGIN IMMEDIATE")
       do throws(RealtimeError) {
         try body()
         try db.exec("COMMIT")
+        committedTransactions.add(1, ordering: .relaxed)
       } catch {
         try? db.exec("ROLLBACK")
         throw error
@@ -135,6 +146,11 @@ final class StoreWriter: @unchecked Sendable {
       sink(.error, "store write failed and was rolled back: \(error.message)")
       return error
     }
+  }
+
+  private func db() throws(RealtimeError) -> SQLiteConnection {
+    guard let connection else { throw RealtimeError(.closed, "the store is closed") }
+    return connection
   }
 
   private func apply(_ write: StoreWrite) throws(RealtimeError) {
@@ -158,7 +174,7 @@ final class StoreWriter: @unchecked Sendable {
       try stmt.bind(2, seq)
       try stmt.bind(3, payload)
       _ = try stmt.step()
-      guard db.changes == 1 else {
+      guard try db().changes == 1 else {
         throw RealtimeError(.internal, "append of entry \(seq) to stream \(streamID) would leave a gap; refused")
       }
     }
@@ -168,7 +184,7 @@ final class StoreWriter: @unchecked Sendable {
     -> SQLiteStatement
   {
     if let stmt = slot { return stmt }
-    let stmt = try db.prepare(sql)
+    let stmt = try db().prepare(sql)
     slot = stmt
     return stmt
   }

@@ -1,0 +1,228 @@
+// rt-bench: the plain benchmark runner for RealtimeCore. Prints human-readable lines, then one
+// JSON object (after a line "JSON:") with the same figures.
+//
+//   swift run -c release rt-bench [--appends 20000] [--per-append 500] [--round-trips 20000] ...
+import ArgumentParser
+import BenchSupport
+import Foundation
+import Histogram
+import RealtimeCore
+
+@main
+struct RTBench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "rt-bench",
+    abstract: "Measures RealtimeCore: durable appends per second (group commit vs one transaction per append) and the cross-thread round trip into the loop (Core.sync()).")
+
+  @Option(help: "Appends in the group-commit burst.")
+  var appends = 20_000
+
+  @Option(help: "Appends in each per-append-transaction run (one at a time, and all at once); also the one-at-a-time group-commit run.")
+  var perAppend = 500
+
+  @Option(help: "Threads issuing the burst runs.")
+  var producers = 4
+
+  @Option(help: "Timed Core.sync() round trips.")
+  var roundTrips = 20_000
+
+  @Option(help: "Untimed Core.sync() round trips first.")
+  var warmup = 1_000
+
+  @Option(help: "Directory for the database file (a fresh subdirectory is made in it and removed afterwards). Default: the system temp dir.")
+  var dbDir: String?
+
+  @Flag(help: "Keep the database directory afterwards.")
+  var keep = false
+
+  @Flag(help: "Skip the store benchmark.")
+  var skipStore = false
+
+  @Flag(help: "Skip the round-trip benchmark.")
+  var skipLoop = false
+
+  @Flag(help: "Skip the raw uv_async/semaphore floor measured beside the round trip.")
+  var skipFloor = false
+
+  func validate() throws {
+    guard appends > 0, perAppend > 0, producers > 0, roundTrips > 0, warmup >= 0 else {
+      throw ValidationError("counts must be positive")
+    }
+  }
+
+  func run() throws {
+    var report: [String: Any] = [:]
+    let machine = MachineInfo.collect(dbDir: dbDir ?? NSTemporaryDirectory())
+    report["machine"] = machine.json
+    print("rt-bench: \(machine.line)")
+
+    if !skipStore {
+      report["store"] = try runStore()
+    }
+    if !skipLoop {
+      report["round_trip"] = try runLoop()
+    }
+
+    let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
+    print("JSON:")
+    print(String(decoding: data, as: UTF8.self))
+  }
+
+  // MARK: store
+
+  private func runStore() throws -> [String: Any] {
+    let parent = dbDir ?? NSTemporaryDirectory()
+    let dir = try makeTempDir(in: parent)
+    defer { if !keep { try? FileManager.default.removeItem(atPath: dir) } }
+    let path = dir + "/bench.db"
+    print("store: database \(path) (\(MachineInfo.filesystem(of: dir))), durability full, payload \(StoreBench.payload.count) B, \(producers) producer threads for bursts")
+
+    // 1. Group commit. A small untimed burst first creates the schema's stream and warms caches.
+    var runs: [AppendRun] = []
+    do {
+      let core = try StoreBench.openCore(path: path, groupCommit: true)
+      _ = try StoreBench.appendBurst(core, count: 200, producers: producers, mode: "warmup")
+      runs.append(try StoreBench.appendBurst(core, count: appends, producers: producers, mode: "group_commit_burst"))
+      report(runs.last!)
+      runs.append(try StoreBench.appendSequential(core, count: perAppend, mode: "group_commit_one_at_a_time"))
+      report(runs.last!)
+      try core.close()
+    }
+    // 2. One transaction per append, same file, same process.
+    do {
+      let core = try StoreBench.openCore(path: path, groupCommit: false)
+      _ = try StoreBench.appendSequential(core, count: 10, mode: "warmup")
+      runs.append(try StoreBench.appendSequential(core, count: perAppend, mode: "per_append_one_at_a_time"))
+      report(runs.last!)
+      runs.append(try StoreBench.appendBurst(core, count: perAppend, producers: producers, mode: "per_append_burst"))
+      report(runs.last!)
+      try core.close()
+    }
+    let byMode = Dictionary(uniqueKeysWithValues: runs.map { ($0.mode, $0) })
+    let group = byMode["group_commit_burst"]!.appendsPerSecond
+    let vsBurst = group / byMode["per_append_burst"]!.appendsPerSecond
+    let vsSequential = group / byMode["per_append_one_at_a_time"]!.appendsPerSecond
+    print("store: group commit / per-append transactions (both issued all at once): \(fmt(vsBurst, 1))x  (target >= 20x: \(vsBurst >= 20 ? "met" : "NOT met"))")
+    print("store: group commit burst / per-append one at a time: \(fmt(vsSequential, 1))x")
+
+    var json: [String: Any] = [
+      "database_filesystem": MachineInfo.filesystem(of: dir),
+      "durability": "full",
+      "payload_bytes": StoreBench.payload.count,
+      "producers": producers,
+      "ratio_group_vs_per_append_burst": vsBurst,
+      "ratio_group_vs_per_append_one_at_a_time": vsSequential,
+      "target_ratio": 20,
+      "target_met": vsBurst >= 20,
+    ]
+    for run in runs {
+      json[run.mode] = [
+        "appends": run.appends, "seconds": run.seconds, "appends_per_second": run.appendsPerSecond,
+        "us_per_append": run.microsPerAppend,
+      ]
+    }
+    return json
+  }
+
+  private func report(_ run: AppendRun) {
+    let mode = run.mode.padding(toLength: 27, withPad: " ", startingAt: 0)
+    print(
+      "store: \(mode) \(run.appends) appends in \(fmt(run.seconds, 3)) s = \(fmt(run.appendsPerSecond, 0)) appends/s (\(fmt(run.microsPerAppend, 1)) us/append)")
+  }
+
+  // MARK: round trip
+
+  private func runLoop() throws -> [String: Any] {
+    // An in-memory core: sync() on an idle core never touches the store.
+    let core = try Core(config: CoreConfig())
+    try core.start()
+    let histogram = try LoopBench.syncRoundTrips(core, count: roundTrips, warmup: warmup)
+    try core.close()
+    let summary = LatencySummary(name: "round trip Core.sync()", histogram: histogram)
+    print(summary.line)
+    let met = summary.p50Micros < 20
+    print("round trip: median \(fmt(summary.p50Micros, 1)) us (target < 20 us: \(met ? "met" : "NOT met"))")
+    var json: [String: Any] = [
+      "core_sync": summary.json, "warmup": warmup, "target_p50_us": 20, "target_met": met,
+    ]
+    if !skipFloor {
+      var floor: [String: Any] = [:]
+      for (key, name, body) in [
+        ("uv_async_send_plus_sem_wait", "floor uv_async_send + uv_sem_wait", RawFloor.asyncSemaphore),
+        ("sem_ping_pong", "floor semaphore ping-pong (no libuv)", RawFloor.semaphorePingPong),
+      ] as [(String, String, (Int, Int) -> Histogram<UInt64>)] {
+        let s = LatencySummary(name: name, histogram: body(roundTrips, warmup))
+        print(s.line)
+        floor[key] = s.json
+      }
+      json["floor"] = floor
+    }
+    return json
+  }
+}
+
+private func fmt(_ value: Double, _ decimals: Int) -> String {
+  String(format: "%.\(decimals)f", value)
+}
+
+private func makeTempDir(in parent: String) throws -> String {
+  var template = Array((parent.hasSuffix("/") ? parent : parent + "/").utf8CString.dropLast())
+  template += Array("rt-bench-XXXXXX".utf8CString)
+  return try template.withUnsafeMutableBufferPointer { buffer in
+    guard let made = mkdtemp(buffer.baseAddress!) else {
+      throw BenchError("cannot create a directory in \(parent): \(String(cString: strerror(errno)))")
+    }
+    return String(cString: made)
+  }
+}
+
+/// What the figures depend on: cores, CPU, kernel, and the filesystem the database lives on
+/// (fsync cost decides the per-append figures).
+struct MachineInfo {
+  let cores: Int
+  let cpu: String
+  let kernel: String
+  let dbFilesystem: String
+  let loadAverage: String
+
+  static func collect(dbDir: String) -> MachineInfo {
+    let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+    let cpu = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
+      .map { String($0.split(separator: ":", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces) } ?? "unknown"
+    var uts = utsname()
+    uname(&uts)
+    let release = withUnsafeBytes(of: &uts.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+    return MachineInfo(
+      cores: ProcessInfo.processInfo.activeProcessorCount, cpu: cpu, kernel: release,
+      dbFilesystem: filesystem(of: dbDir),
+      loadAverage: ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "")
+        .split(separator: " ").prefix(3).joined(separator: " "))
+  }
+
+  /// "fstype on device (mount point)" for the mount holding `path`, from /proc/self/mounts.
+  static func filesystem(of path: String) -> String {
+    let real = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? path
+    let resolved = URL(fileURLWithPath: real).resolvingSymlinksInPath().path
+    guard let mounts = try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8) else { return "unknown" }
+    var best: (point: String, type: String, device: String)?
+    for line in mounts.split(separator: "\n") {
+      let f = line.split(separator: " ")
+      guard f.count >= 3 else { continue }
+      let point = String(f[1])
+      let inside = point == "/" || resolved == point || resolved.hasPrefix(point + "/")
+      if inside, point.count >= (best?.point.count ?? -1) { best = (point, String(f[2]), String(f[0])) }
+    }
+    guard let best else { return "unknown" }
+    return "\(best.type) on \(best.device) (\(best.point))"
+  }
+
+  var line: String {
+    "\(cores) cores, \(cpu), Linux \(kernel), temp/db dir on \(dbFilesystem), load average \(loadAverage)"
+  }
+  var json: [String: Any] {
+    [
+      "cores": cores, "cpu": cpu, "kernel": kernel, "db_dir_filesystem": dbFilesystem,
+      "load_average_at_start": loadAverage,
+    ]
+  }
+}
