@@ -49,6 +49,8 @@ let package = Package(
 
     .testTarget(
       name: "RealtimeCoreTests",
-      dependencies: ["RealtimeCore", "rt-store-crash-probe"]),
+      dependencies: ["RealtimeCore"]),
+    // Runs the built realtime-server binary as a user would.
+    .testTarget(name: "RealtimeServerTests"),
   ]
 )

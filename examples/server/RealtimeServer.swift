@@ -1,0 +1,136 @@
+// realtime-server: the bundled example server. Today it opens the core on its SQLite database and
+// runs it until SIGINT or SIGTERM; the WebSocket endpoint, REST API and browser client arrive with
+// the issues that build them, on the --host and --port given here.
+import ArgumentParser
+import Glibc
+import Logging
+import RealtimeCore
+
+@main
+struct RealtimeServer: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "realtime-server",
+    abstract: "The RealtimeCore example server: chat, workspaces, tasks and file sync on one core.")
+
+  @Option(help: "Address to listen on (loopback by default).")
+  var host = "127.0.0.1"
+
+  @Option(help: "TCP port to listen on.")
+  var port = 8080
+
+  @Option(help: "SQLite database file, created with its directory if missing.")
+  var db = "./data/realtime.db"
+
+  @Flag(help: "Keep everything in memory instead (lost at exit).")
+  var inMemory = false
+
+  @Option(help: "When writes are acknowledged: full, normal or off.")
+  var durability: DurabilityOption = .full
+
+  @Option(help: "Log level: error, warn, info or debug.")
+  var logLevel: LevelOption = .info
+
+  func validate() throws {
+    guard (1...65535).contains(port) else { throw ValidationError("--port must be 1 to 65535") }
+    guard !host.isEmpty else { throw ValidationError("--host must not be empty") }
+  }
+
+  func run() throws {
+    LoggingSystem.bootstrap(StreamLogHandler.standardError)
+    var logger = Logger(label: "realtime-server")
+    logger.logLevel = logLevel.swiftLog
+
+    // Block the stop signals before any thread starts, so every thread inherits the mask and
+    // the signals wait for sigwait below instead of killing the process mid-write.
+    var stopSignals = sigset_t()
+    sigemptyset(&stopSignals)
+    sigaddset(&stopSignals, SIGINT)
+    sigaddset(&stopSignals, SIGTERM)
+    pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+
+    let path = inMemory ? nil : db
+    if let path { try makeParentDirectory(of: path) }
+    let coreLogger = logger
+    let core: Core
+    do {
+      core = try Core(
+        config: CoreConfig(
+          databasePath: path, durability: durability.value, logLevel: logLevel.core,
+          logHandler: { level, message in coreLogger.log(level: level.swiftLog, "\(message)") }))
+      try core.start()
+    } catch {
+      logger.error("cannot start: \(error)")
+      throw ExitCode.failure
+    }
+    logger.info(
+      "core running on \(path ?? "memory") (durability \(durability.rawValue)); endpoint \(host):\(port) — press Ctrl-C to stop"
+    )
+
+    var received: Int32 = 0
+    sigwait(&stopSignals, &received)
+    logger.info("signal \(received): stopping")
+    do {
+      try core.close()
+    } catch {
+      logger.error("stop failed: \(error)")
+      throw ExitCode.failure
+    }
+    logger.info("stopped cleanly")
+  }
+}
+
+/// Creates the directories above `path` (like mkdir -p), so the default ./data/ just works.
+func makeParentDirectory(of path: String) throws {
+  guard let slash = path.lastIndex(of: "/") else { return }
+  let parent = String(path[..<slash])
+  guard !parent.isEmpty else { return }
+  var built = parent.hasPrefix("/") ? "" : "."
+  for part in parent.split(separator: "/") {
+    built += "/" + part
+    if mkdir(built, 0o755) != 0 && errno != EEXIST {
+      throw ValidationError("cannot create directory \(built): \(String(cString: strerror(errno)))")
+    }
+  }
+}
+
+enum DurabilityOption: String, ExpressibleByArgument, CaseIterable {
+  case full, normal, off
+  var value: Durability {
+    switch self {
+    case .full: .full
+    case .normal: .normal
+    case .off: .off
+    }
+  }
+}
+
+enum LevelOption: String, ExpressibleByArgument, CaseIterable {
+  case error, warn, info, debug
+  var core: LogLevel {
+    switch self {
+    case .error: .error
+    case .warn: .warn
+    case .info: .info
+    case .debug: .debug
+    }
+  }
+  var swiftLog: Logger.Level {
+    switch self {
+    case .error: .error
+    case .warn: .warning
+    case .info: .info
+    case .debug: .debug
+    }
+  }
+}
+
+extension LogLevel {
+  var swiftLog: Logger.Level {
+    switch self {
+    case .off, .error: .error
+    case .warn: .warning
+    case .info: .info
+    case .debug: .debug
+    }
+  }
+}

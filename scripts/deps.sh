@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what building (and, with `test`, testing) needs, when it is missing, from Debian's
+# packages. Safe to run repeatedly: it only calls apt-get when something is absent.
+#
+#   scripts/deps.sh          # build: libuv, libsodium, sqlite3 headers and pkg-config
+#   scripts/deps.sh test     # also valgrind and the C compiler's sanitizer runtimes
+set -euo pipefail
+
+need=()
+have_pc() { pkg-config --exists "$1" 2>/dev/null; }
+command -v pkg-config >/dev/null || need+=(pkg-config)
+have_pc libuv || need+=(libuv1-dev)
+have_pc libsodium || need+=(libsodium-dev)
+have_pc sqlite3 || need+=(libsqlite3-dev)
+
+if [[ ${1:-} == test ]]; then
+  command -v valgrind >/dev/null || need+=(valgrind)
+  command -v cc >/dev/null || need+=(gcc)
+  command -v make >/dev/null || need+=(make)
+  # The C ABI tests run under AddressSanitizer and UBSan: check the runtime links.
+  if command -v cc >/dev/null &&
+    ! echo 'int main(void){return 0;}' | cc -x c -fsanitize=address,undefined -o /dev/null - 2>/dev/null; then
+    need+=(libasan8 libubsan1)
+  fi
+fi
+
+((${#need[@]} == 0)) && exit 0
+echo "deps: installing ${need[*]}"
+sudo=""
+if [[ $(id -u) != 0 ]]; then
+  command -v sudo >/dev/null || { echo "deps: run as root or install: ${need[*]}" >&2; exit 1; }
+  sudo=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
