@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing, then
-#   1. the Swift Testing suites (loop, queue, store, durability under SIGKILL, example server);
+#   1. the Swift Testing suites (loop, queue, store, durability under SIGKILL, example server),
+#      then again under ThreadSanitizer;
 #   2. the release librealtime.so as it ships, and its exported ABI against abi/realtime.symbols;
 #   3. the C ABI tests under AddressSanitizer + LeakSanitizer + UBSan, and again under valgrind;
-#   4. examples/c-host built through pkg-config and run.
+#   4. examples/c-host built through pkg-config and run, and the README's C example compiled;
+#   5. every fuzz target over its seed corpus plus a bounded number of mutations.
 # Ends with one "N passed, N failed" line; exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +18,10 @@ trap 'rm -f "$swift_log"' EXIT
 swift test --skip-build 2>&1 | tee "$swift_log"
 swift_passed=$(sed -n 's/.*Test run with \([0-9]*\) tests\{0,1\} in .* passed.*/\1/p' "$swift_log" | tail -1)
 [[ -n $swift_passed ]] || { echo "Swift tests did not report a passing run" >&2; exit 1; }
+
+echo "== Swift tests under ThreadSanitizer"
+swift build --build-tests --sanitize=thread --scratch-path .build-tsan
+TSAN_OPTIONS=halt_on_error=1 swift test --skip-build --sanitize=thread --scratch-path .build-tsan 2>&1 | tail -n 3
 
 echo "== librealtime.so (release)"
 scripts/build-lib.sh
@@ -35,4 +41,25 @@ host_db=$(mktemp -d)/c-host.db
 examples/c-host/c-host "$host_db"
 rm -rf "$(dirname "$host_db")"
 
-echo "$((swift_passed + c_passed + 1)) passed, 0 failed"
+echo "== README C example"
+readme_dir=$(mktemp -d)
+sed -n '/^```c$/,/^```$/p' README.md | sed '1d;$d' > "$readme_dir/example.c"
+cc -std=c99 -Wall -Wextra -Werror -pedantic -o "$readme_dir/example" "$readme_dir/example.c" \
+  $(PKG_CONFIG_PATH="$PWD/dist/lib/pkgconfig" pkg-config --cflags --libs realtime) -Wl,-rpath,"$PWD/dist/lib"
+(cd "$readme_dir" && ./example)
+rm -rf "$readme_dir"
+
+echo "== fuzz targets (seed corpus + 3000 mutations each)"
+(cd fuzz && swift build -c release --sanitize=fuzzer --sanitize=address 2>&1 | tail -n 1)
+fuzz_dir=$(mktemp -d)
+fuzz_passed=0
+for corpus in fuzz/corpus/*/; do
+  name=$(basename "$corpus")
+  mkdir -p "$fuzz_dir/$name"
+  cp "$corpus"* "$fuzz_dir/$name/"
+  fuzz/.build/release/fuzz-"$name" -runs=3000 -timeout=10 -seed=1 "$fuzz_dir/$name" 2>&1 | tail -n 1
+  fuzz_passed=$((fuzz_passed + 1))
+done
+rm -rf "$fuzz_dir"
+
+echo "$((swift_passed + c_passed + 2 + fuzz_passed)) passed, 0 failed"

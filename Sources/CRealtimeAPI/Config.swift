@@ -34,7 +34,8 @@ func decodeConfig(_ raw: UnsafePointer<rt_config>) throws(RealtimeError) -> Core
     if bytes[known...].contains(where: { $0 != 0 }) {
       throw RealtimeError(
         .version,
-        "rt_config has fields newer than this library (struct_size \(size) > \(known)) that are set; upgrade the library")
+        "rt_config has fields newer than this library (struct_size \(size) > \(known)) that are set; upgrade the library"
+      )
     }
   }
   let c = raw.pointee

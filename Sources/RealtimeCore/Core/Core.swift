@@ -1,5 +1,4 @@
 import CLibUV
-import Synchronization
 
 /// An engine instance: one libuv loop, one store. The Swift face of `rt_core`.
 ///
@@ -16,9 +15,9 @@ public final class Core: @unchecked Sendable {
   let store: Store
   let engine: Engine
   private let sink: LogSink
-  private let lifecycle = Mutex(Phase.stopped)
+  private let lifecycle = Locked(Phase.stopped)
   /// The loop thread while running, read by calls that must not block it.
-  private let loopThread = Mutex<ThreadID?>(nil)
+  private let loopThread = Locked<ThreadID?>(nil)
 
   /// Opens the database and starts the writer thread; the loop runs after `start` or `attach`.
   public init(config: CoreConfig) throws(RealtimeError) {
@@ -27,7 +26,8 @@ public final class Core: @unchecked Sendable {
       path: config.databasePath, durability: config.durability, groupCommit: config.groupCommit,
       log: sink)
     engine = Engine(store: store, log: sink)
-    sink(.info, "core opened (\(config.databasePath.map { "'\($0)'" } ?? "in memory"), durability \(config.durability))")
+    sink(
+      .info, "core opened (\(config.databasePath.map { "'\($0)'" } ?? "in memory"), durability \(config.durability))")
   }
 
   deinit {

@@ -37,9 +37,11 @@ final class EventLoop: @unchecked Sendable {
     // Every handle is closed before the loop is dropped; if one is not, walk and close it so
     // nothing leaks, then let its close callback run.
     if uv_loop_close(raw) == UV_EBUSY.rawValue {
-      uv_walk(raw, { handle, _ in
-        if let handle, uv_is_closing(handle) == 0 { uv_close(handle, nil) }
-      }, nil)
+      uv_walk(
+        raw,
+        { handle, _ in
+          if let handle, uv_is_closing(handle) == 0 { uv_close(handle, nil) }
+        }, nil)
       uv_run(raw, UV_RUN_DEFAULT)
       uv_loop_close(raw)
     }

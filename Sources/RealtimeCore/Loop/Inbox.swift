@@ -1,5 +1,4 @@
 import CLibUV
-import Synchronization
 
 /// A multi-producer, single-consumer queue into the loop thread: any thread posts, the loop
 /// thread receives everything posted since its last turn in one batch.
@@ -11,7 +10,7 @@ final class Inbox<Item: Sendable>: @unchecked Sendable {
     var items: [Item] = []
     var waker: LoopWaker?
   }
-  private let state = Mutex(State())
+  private let state = Locked(State())
   // Loop-thread only: the spare array swapped in on each drain keeps its capacity between turns.
   nonisolated(unsafe) private var spare: [Item] = []
   nonisolated(unsafe) private var handler: (([Item]) -> Void)?

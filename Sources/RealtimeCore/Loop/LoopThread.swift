@@ -12,10 +12,12 @@ struct LoopThread: @unchecked Sendable {
   /// Starts a thread running `body`.
   init(name: String, _ body: @escaping @Sendable () -> Void) throws(RealtimeError) {
     let entry = Unmanaged.passRetained(Entry(body)).toOpaque()
-    let rc = uv_thread_create(&tid, { arg in
-      guard let arg else { return }
-      Unmanaged<Entry>.fromOpaque(arg).takeRetainedValue().body()
-    }, entry)
+    let rc = uv_thread_create(
+      &tid,
+      { arg in
+        guard let arg else { return }
+        Unmanaged<Entry>.fromOpaque(arg).takeRetainedValue().body()
+      }, entry)
     guard rc == 0 else {
       Unmanaged<Entry>.fromOpaque(entry).release()
       throw RealtimeError(.noMemory, "cannot start the \(name) thread: \(String(cString: uv_strerror(rc)))")

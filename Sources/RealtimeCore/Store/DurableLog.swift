@@ -60,12 +60,16 @@ final class DurableLog {
       return completion(.failure(RealtimeError(.closed, "the core is stopping; nothing was appended")))
     }
     guard !name.isEmpty, name.utf8.count <= DurableLog.maxStreamNameBytes else {
-      return completion(.failure(RealtimeError(
-        .invalidArgument, "stream name must be 1 to \(DurableLog.maxStreamNameBytes) bytes")))
+      return completion(
+        .failure(
+          RealtimeError(
+            .invalidArgument, "stream name must be 1 to \(DurableLog.maxStreamNameBytes) bytes")))
     }
     guard payload.count <= DurableLog.maxPayloadBytes else {
-      return completion(.failure(RealtimeError(
-        .invalidArgument, "entry of \(payload.count) bytes exceeds the \(DurableLog.maxPayloadBytes)-byte limit")))
+      return completion(
+        .failure(
+          RealtimeError(
+            .invalidArgument, "entry of \(payload.count) bytes exceeds the \(DurableLog.maxPayloadBytes)-byte limit")))
     }
     var stream: Stream
     do { stream = try lookup(name) } catch { return completion(.failure(error)) }

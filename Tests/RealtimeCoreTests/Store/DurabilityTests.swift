@@ -14,7 +14,8 @@ import Testing
 
   @Test func everyAcknowledgedAppendSurvivesSIGKILL() throws {
     let probe = Self.probePath
-    try #require(FileManager.default.isExecutableFile(atPath: probe), "build the probe first: swift build --build-tests")
+    try #require(
+      FileManager.default.isExecutableFile(atPath: probe), "build the probe first: swift build --build-tests")
     let dir = try TempDir()
     let db = dir.file("crash.db")
     var acknowledged: [UInt64: String] = [:]

@@ -19,7 +19,8 @@ import Testing
       #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
       #expect(!error.message.isEmpty, sourceLocation: sourceLocation)
     }
-    #expect(contents(path) == before, "a refused file must stay byte-for-byte as it was", sourceLocation: sourceLocation)
+    #expect(
+      contents(path) == before, "a refused file must stay byte-for-byte as it was", sourceLocation: sourceLocation)
     #expect(!FileManager.default.fileExists(atPath: path + "-wal"), sourceLocation: sourceLocation)
   }
 

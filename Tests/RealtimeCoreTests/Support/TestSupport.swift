@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 
 @testable import RealtimeCore
@@ -22,15 +21,16 @@ final class TempDir: Sendable {
 
 /// Counts down on any thread; `wait()` blocks until it reaches zero.
 final class Countdown: Sendable {
-  private let remaining: Mutex<Int>
+  private let lock = NSLock()
+  nonisolated(unsafe) private var remaining: Int
   private let done = DispatchSemaphore(value: 0)
 
-  init(_ count: Int) { remaining = Mutex(count) }
+  init(_ count: Int) { remaining = count }
 
   func tick() {
-    let left = remaining.withLock { count -> Int in
-      count -= 1
-      return count
+    let left = lock.withLock {
+      remaining -= 1
+      return remaining
     }
     if left == 0 { done.signal() }
   }
@@ -40,9 +40,10 @@ final class Countdown: Sendable {
 
 /// Collects values from any thread.
 final class Collector<Value: Sendable>: Sendable {
-  private let values = Mutex<[Value]>([])
-  func add(_ value: Value) { values.withLock { $0.append(value) } }
-  var all: [Value] { values.withLock { $0 } }
+  private let lock = NSLock()
+  nonisolated(unsafe) private var values: [Value] = []
+  func add(_ value: Value) { lock.withLock { values.append(value) } }
+  var all: [Value] { lock.withLock { values } }
 }
 
 /// Appends and blocks until acknowledged, returning the result.
