@@ -11,7 +11,15 @@ import RealtimeCore
 /// Per thread, so concurrent calls never overwrite each other's message.
 private final class ErrorSlot {
   var core: OpaquePointer?
-  var message: [CChar] = [0]
+  /// malloc'd, NUL-terminated; stays put until the next failure replaces it.
+  private(set) var message: UnsafeMutablePointer<CChar>?
+
+  func set(_ text: String) {
+    free(message)
+    message = strdup(text)
+  }
+
+  deinit { free(message) }
 }
 
 private let errorSlotKey: pthread_key_t = {
@@ -36,7 +44,7 @@ private func currentSlot() -> ErrorSlot {
 func fail(_ core: OpaquePointer?, _ error: RealtimeError) -> rt_status {
   let slot = currentSlot()
   slot.core = core
-  slot.message = Array(error.message.utf8CString)
+  slot.set(error.message)
   return error.code.rawValue
 }
 
@@ -58,9 +66,6 @@ func status(_ core: OpaquePointer?, _ body: () throws(RealtimeError) -> Void) ->
 /// This thread's last failure message for `core`, or "".
 @c @implementation public func rt_core_errmsg(_ core: OpaquePointer?) -> UnsafePointer<CChar>! {
   let slot = currentSlot()
-  guard slot.core == core else { return cString("") }
-  return slot.message.withUnsafeBufferPointer { buffer in
-    // The array lives in the slot until this thread's next failure, as the header promises.
-    buffer.baseAddress ?? cString("")
-  }
+  guard slot.core == core, let message = slot.message else { return cString("") }
+  return UnsafePointer(message)
 }

@@ -43,7 +43,10 @@ final class Inbox<Item: Sendable>: @unchecked Sendable {
   /// Runs the handler on everything queued so far. Loop thread.
   @discardableResult
   func drain() -> Int {
-    var batch = spare
+    // Take the spare out first, so after the swap the queue holds its buffer uniquely and
+    // producers append into it without copying.
+    var batch: [Item] = []
+    swap(&batch, &spare)
     state.withLock { swap(&$0.items, &batch) }
     let count = batch.count
     if count > 0 { handler?(batch) }

@@ -53,7 +53,8 @@ final class StoreWriter: @unchecked Sendable {
     self.groupCommit = groupCommit
     self.sink = log
     self.deliver = deliver
-    self.thread = try LoopThread(name: "store writer") { [unowned self] in self.run() }
+    // The thread keeps the writer alive until shutdown() ends it.
+    self.thread = try LoopThread(name: "store writer") { self.run() }
   }
 
   /// Queues a batch. Any thread.
