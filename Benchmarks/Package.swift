@@ -10,7 +10,8 @@ let package = Package(
   name: "RealtimeCoreBenchmarks",
   platforms: [.macOS(.v15)],
   dependencies: [
-    .package(path: ".."),
+    // Named, so the product reference below does not depend on the checkout folder's name.
+    .package(name: "RealtimeCore", path: ".."),
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     // Only the MallocInterposer trait: the default set also enables RuntimeInterposer, which on
@@ -26,7 +27,7 @@ let package = Package(
     .target(
       name: "BenchSupport",
       dependencies: [
-        .product(name: "RealtimeCore", package: "main"),
+        .product(name: "RealtimeCore", package: "RealtimeCore"),
         .product(name: "Histogram", package: "hdrhistogram-swift"),
       ],
       path: "Sources/BenchSupport"),
@@ -36,7 +37,7 @@ let package = Package(
       name: "rt-bench",
       dependencies: [
         "BenchSupport", "CUVBench",
-        .product(name: "RealtimeCore", package: "main"),
+        .product(name: "RealtimeCore", package: "RealtimeCore"),
         .product(name: "Histogram", package: "hdrhistogram-swift"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
@@ -48,7 +49,7 @@ let package = Package(
       name: "StoreBenchmarks",
       dependencies: [
         "BenchSupport",
-        .product(name: "RealtimeCore", package: "main"),
+        .product(name: "RealtimeCore", package: "RealtimeCore"),
         .product(name: "Benchmark", package: "benchmark"),
       ],
       path: "Benchmarks/StoreBenchmarks",
@@ -57,7 +58,7 @@ let package = Package(
       name: "LoopBenchmarks",
       dependencies: [
         "BenchSupport",
-        .product(name: "RealtimeCore", package: "main"),
+        .product(name: "RealtimeCore", package: "RealtimeCore"),
         .product(name: "Benchmark", package: "benchmark"),
       ],
       path: "Benchmarks/LoopBenchmarks",

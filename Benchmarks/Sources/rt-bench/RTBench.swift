@@ -20,6 +20,9 @@ struct RTBench: ParsableCommand {
   @Option(help: "Appends in each per-append-transaction run (one at a time, and all at once); also the one-at-a-time group-commit run.")
   var perAppend = 500
 
+  @Option(name: .customLong("rounds"), help: "Times to repeat the whole store sequence (same file); figures are each mode's median.")
+  var storeRounds = 1
+
   @Option(help: "Threads issuing the burst runs.")
   var producers = 4
 
@@ -44,8 +47,11 @@ struct RTBench: ParsableCommand {
   @Flag(help: "Skip the raw uv_async/semaphore floor measured beside the round trip.")
   var skipFloor = false
 
+  @Option(help: "Diagnostic: also measure the bare floor with this many microseconds of extra work on the caller after uv_async_send, and separately on the loop thread after its reply (0: off).")
+  var placementBusy = 0.0
+
   func validate() throws {
-    guard appends > 0, perAppend > 0, producers > 0, roundTrips > 0, warmup >= 0 else {
+    guard appends > 0, perAppend > 0, storeRounds > 0, producers > 0, roundTrips > 0, warmup >= 0 else {
       throw ValidationError("counts must be positive")
     }
   }
@@ -77,8 +83,72 @@ struct RTBench: ParsableCommand {
     let path = dir + "/bench.db"
     print("store: database \(path) (\(MachineInfo.filesystem(of: dir))), durability full, payload \(StoreBench.payload.count) B, \(producers) producer threads for bursts")
 
-    // 1. Group commit. A small untimed burst first creates the schema's stream and warms caches.
+    let contention = CPUContention()
+    var rounds: [[AppendRun]] = []
+    for round in 1...storeRounds {
+      if storeRounds > 1 { print("store: round \(round) of \(storeRounds)") }
+      rounds.append(try storeRound(path: path))
+    }
+
+    // Each mode's median over the rounds (the only value when --rounds is 1).
+    let modes = rounds[0].map(\.mode)
+    var medians: [String: AppendRun] = [:]
+    for (index, mode) in modes.enumerated() {
+      let sorted = rounds.map { $0[index] }.sorted { $0.appendsPerSecond < $1.appendsPerSecond }
+      medians[mode] = sorted[sorted.count / 2]
+    }
+    let ratio = { (round: [AppendRun], mode: String) -> Double in
+      let byMode = Dictionary(uniqueKeysWithValues: round.map { ($0.mode, $0.appendsPerSecond) })
+      return byMode["group_commit_burst"]! / byMode[mode]!
+    }
+    let vsBurst = medianOf(rounds.map { ratio($0, "per_append_burst") })
+    let vsSequential = medianOf(rounds.map { ratio($0, "per_append_one_at_a_time") })
+    let qualifier = storeRounds > 1 ? " (median of \(storeRounds) rounds)" : ""
+    print("store: group commit / per-append transactions (both issued all at once): \(fmt(vsBurst, 1))x\(qualifier)  (target >= 20x: \(vsBurst >= 20 ? "met" : "NOT met"))")
+    print("store: group commit burst / per-append one at a time: \(fmt(vsSequential, 1))x\(qualifier)")
+
+    func runJSON(_ run: AppendRun) -> [String: Any] {
+      [
+        "appends": run.appends, "seconds": run.seconds, "appends_per_second": run.appendsPerSecond,
+        "us_per_append": run.microsPerAppend,
+      ]
+    }
+    let othersBusy = contention.othersBusyPercent()
+    let steal = contention.stealPercent()
+    if let othersBusy, let steal {
+      print("store: meanwhile other processes kept \(fmt(othersBusy, 0))% of the CPUs busy; hypervisor steal \(fmt(steal, 0))%")
+    }
+    var json: [String: Any] = [
+      "other_processes_cpu_busy_percent": othersBusy ?? -1,
+      "steal_percent": steal ?? -1,
+      "database_filesystem": MachineInfo.filesystem(of: dir),
+      "durability": "full",
+      "payload_bytes": StoreBench.payload.count,
+      "producers": producers,
+      "rounds": storeRounds,
+      "ratio_group_vs_per_append_burst": vsBurst,
+      "ratio_group_vs_per_append_one_at_a_time": vsSequential,
+      "target_ratio": 20,
+      "target_met": vsBurst >= 20,
+    ]
+    for (mode, run) in medians { json[mode] = runJSON(run) }
+    if storeRounds > 1 {
+      json["each_round"] = rounds.map { round -> [String: Any] in
+        var entry: [String: Any] = [
+          "ratio_group_vs_per_append_burst": ratio(round, "per_append_burst"),
+          "ratio_group_vs_per_append_one_at_a_time": ratio(round, "per_append_one_at_a_time"),
+        ]
+        for run in round { entry[run.mode] = runJSON(run) }
+        return entry
+      }
+    }
+    return json
+  }
+
+  /// One group-commit core, then one per-append-transaction core, on the same file.
+  private func storeRound(path: String) throws -> [AppendRun] {
     var runs: [AppendRun] = []
+    // 1. Group commit. A small untimed burst first (creates the stream on the first round).
     do {
       let core = try StoreBench.openCore(path: path, groupCommit: true)
       _ = try StoreBench.appendBurst(core, count: 200, producers: producers, mode: "warmup")
@@ -98,30 +168,7 @@ struct RTBench: ParsableCommand {
       report(runs.last!)
       try core.close()
     }
-    let byMode = Dictionary(uniqueKeysWithValues: runs.map { ($0.mode, $0) })
-    let group = byMode["group_commit_burst"]!.appendsPerSecond
-    let vsBurst = group / byMode["per_append_burst"]!.appendsPerSecond
-    let vsSequential = group / byMode["per_append_one_at_a_time"]!.appendsPerSecond
-    print("store: group commit / per-append transactions (both issued all at once): \(fmt(vsBurst, 1))x  (target >= 20x: \(vsBurst >= 20 ? "met" : "NOT met"))")
-    print("store: group commit burst / per-append one at a time: \(fmt(vsSequential, 1))x")
-
-    var json: [String: Any] = [
-      "database_filesystem": MachineInfo.filesystem(of: dir),
-      "durability": "full",
-      "payload_bytes": StoreBench.payload.count,
-      "producers": producers,
-      "ratio_group_vs_per_append_burst": vsBurst,
-      "ratio_group_vs_per_append_one_at_a_time": vsSequential,
-      "target_ratio": 20,
-      "target_met": vsBurst >= 20,
-    ]
-    for run in runs {
-      json[run.mode] = [
-        "appends": run.appends, "seconds": run.seconds, "appends_per_second": run.appendsPerSecond,
-        "us_per_append": run.microsPerAppend,
-      ]
-    }
-    return json
+    return runs
   }
 
   private func report(_ run: AppendRun) {
@@ -134,31 +181,88 @@ struct RTBench: ParsableCommand {
 
   private func runLoop() throws -> [String: Any] {
     // An in-memory core: sync() on an idle core never touches the store.
+    let contention = CPUContention()
     let core = try Core(config: CoreConfig())
     try core.start()
-    let histogram = try LoopBench.syncRoundTrips(core, count: roundTrips, warmup: warmup)
+    let floor = skipFloor ? nil : RawFloor()
+    // Warm up, then measure in interleaved chunks of 1000 (Core.sync(), then each floor), so a
+    // change in machine conditions (another process, hypervisor steal) hits all of them alike.
+    for _ in 0..<warmup {
+      try core.sync()
+      if let floor {
+        _ = floor.asyncSemaphoreRoundTrip()
+        _ = floor.pingPongRoundTrip()
+      }
+    }
+    var sync = makeLatencyHistogram()
+    var bare = makeLatencyHistogram()
+    var pingPong = makeLatencyHistogram()
+    var callerBusy = makeLatencyHistogram()
+    var loopBusy = makeLatencyHistogram()
+    let busyNanos = UInt64(placementBusy * 1000)
+    var done = 0
+    while done < roundTrips {
+      let n = min(1000, roundTrips - done)
+      for _ in 0..<n {
+        let t0 = monotonicNanos()
+        try core.sync()
+        _ = sync.record(monotonicNanos() - t0)
+      }
+      if let floor {
+        for _ in 0..<n { _ = bare.record(floor.asyncSemaphoreRoundTrip()) }
+        for _ in 0..<n { _ = pingPong.record(floor.pingPongRoundTrip()) }
+        if busyNanos > 0 {
+          for _ in 0..<n { _ = callerBusy.record(floor.asyncSemaphoreRoundTrip(callerAfterSend: busyNanos, loopAfterReply: 0)) }
+          for _ in 0..<n { _ = loopBusy.record(floor.asyncSemaphoreRoundTrip(callerAfterSend: 0, loopAfterReply: busyNanos)) }
+        }
+      }
+      done += n
+    }
+    floor?.shutdown()
     try core.close()
-    let summary = LatencySummary(name: "round trip Core.sync()", histogram: histogram)
+
+    let summary = LatencySummary(name: "round trip Core.sync()", histogram: sync)
     print(summary.line)
     let met = summary.p50Micros < 20
     print("round trip: median \(fmt(summary.p50Micros, 1)) us (target < 20 us: \(met ? "met" : "NOT met"))")
     var json: [String: Any] = [
       "core_sync": summary.json, "warmup": warmup, "target_p50_us": 20, "target_met": met,
+      "interleaved_chunk": 1000,
     ]
-    if !skipFloor {
-      var floor: [String: Any] = [:]
-      for (key, name, body) in [
-        ("uv_async_send_plus_sem_wait", "floor uv_async_send + uv_sem_wait", RawFloor.asyncSemaphore),
-        ("sem_ping_pong", "floor semaphore ping-pong (no libuv)", RawFloor.semaphorePingPong),
-      ] as [(String, String, (Int, Int) -> Histogram<UInt64>)] {
-        let s = LatencySummary(name: name, histogram: body(roundTrips, warmup))
-        print(s.line)
-        floor[key] = s.json
+    if floor != nil {
+      let bareSummary = LatencySummary(name: "floor uv_async_send + uv_sem_wait", histogram: bare)
+      let pingSummary = LatencySummary(name: "floor semaphore ping-pong (no libuv)", histogram: pingPong)
+      print(bareSummary.line)
+      print(pingSummary.line)
+      let overhead = summary.p50Micros - bareSummary.p50Micros
+      print("round trip: Core.sync() p50 minus bare uv_async_send + uv_sem_wait p50 = \(fmt(overhead, 1)) us (negative: the core's brief polling saved the wake-ups the bare floor pays; see README)")
+      var floorJSON: [String: Any] = ["uv_async_send_plus_sem_wait": bareSummary.json, "sem_ping_pong": pingSummary.json]
+      if busyNanos > 0 {
+        let c = LatencySummary(name: "floor, caller busy \(fmt(placementBusy, 1)) us after uv_async_send", histogram: callerBusy)
+        let l = LatencySummary(name: "floor, loop busy \(fmt(placementBusy, 1)) us after its reply", histogram: loopBusy)
+        print(c.line)
+        print(l.line)
+        floorJSON["caller_busy_after_send"] = c.json
+        floorJSON["loop_busy_after_reply"] = l.json
       }
-      json["floor"] = floor
+      json["floor"] = floorJSON
+      json["p50_over_floor_us"] = overhead
     }
+    let othersBusy = contention.othersBusyPercent()
+    let steal = contention.stealPercent()
+    if let othersBusy, let steal {
+      let quiet = othersBusy < 10 && steal < 2
+      print("round trip: meanwhile other processes kept \(fmt(othersBusy, 0))% of the CPUs busy; hypervisor steal \(fmt(steal, 0))%\(quiet ? "" : " (not a quiet machine)")")
+    }
+    json["other_processes_cpu_busy_percent"] = othersBusy ?? -1
+    json["steal_percent"] = steal ?? -1
     return json
   }
+}
+
+private func medianOf(_ values: [Double]) -> Double {
+  let sorted = values.sorted()
+  return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
 }
 
 private func fmt(_ value: Double, _ decimals: Int) -> String {

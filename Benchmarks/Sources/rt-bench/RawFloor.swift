@@ -12,6 +12,9 @@ import Synchronization
 private final class AsyncContext: @unchecked Sendable {
   let reply = UnsafeMutablePointer<uv_sem_t>.allocate(capacity: 1)
   let stopping = Atomic<Bool>(false)
+  /// Nanoseconds the callback keeps the loop thread busy after posting the reply (diagnostic:
+  /// Core's loop thread goes on with the rest of its turn after answering a call).
+  let busyAfterReplyNanos = Atomic<UInt64>(0)
   init() { uv_sem_init(reply, 0) }
   deinit {
     uv_sem_destroy(reply)
@@ -35,6 +38,8 @@ private final class RawLoop: @unchecked Sendable {
         uv_close(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self), nil)
       }
       uv_sem_post(ctx.reply)
+      let busy = ctx.busyAfterReplyNanos.load(ordering: .relaxed)
+      if busy > 0 { spin(nanos: busy) }
     }
     async.pointee.data = Unmanaged.passUnretained(context).toOpaque()
     nonisolated(unsafe) let loop = self.loop
@@ -58,55 +63,88 @@ private final class RawLoop: @unchecked Sendable {
   }
 }
 
-enum RawFloor {
-  /// uv_async_send, then block in uv_sem_wait until the loop thread's callback posts: exactly the
-  /// wake-up path of Core.sync() with nothing else (no mailbox, no closure, no Waiter allocation).
-  static func asyncSemaphore(count: Int, warmup: Int) -> Histogram<UInt64> {
-    let raw = RawLoop()
-    defer { raw.shutdown() }
-    var histogram = makeLatencyHistogram()
-    for i in 0..<(warmup + count) {
-      let t0 = monotonicNanos()
-      uv_async_send(raw.async)
-      uv_sem_wait(raw.context.reply)
-      let t1 = monotonicNanos()
-      if i >= warmup { _ = histogram.record(t1 - t0) }
-    }
-    return histogram
-  }
+/// Two threads bouncing two semaphores (no libuv at all): the price of putting a thread to sleep
+/// and waking it, twice per round trip.
+private final class PingPongPartner: @unchecked Sendable {
+  let request = UnsafeMutablePointer<uv_sem_t>.allocate(capacity: 1)
+  let reply = UnsafeMutablePointer<uv_sem_t>.allocate(capacity: 1)
+  let stopping = Atomic<Bool>(false)
+  private let finished = DispatchSemaphore(value: 0)
 
-  /// Two threads bouncing two semaphores (no libuv at all): the price of putting a thread to
-  /// sleep and waking it, twice per round trip.
-  static func semaphorePingPong(count: Int, warmup: Int) -> Histogram<UInt64> {
-    let request = UnsafeMutablePointer<uv_sem_t>.allocate(capacity: 1)
-    let reply = UnsafeMutablePointer<uv_sem_t>.allocate(capacity: 1)
+  init() {
     uv_sem_init(request, 0)
     uv_sem_init(reply, 0)
-    let total = warmup + count
-    nonisolated(unsafe) let req = request
-    nonisolated(unsafe) let rep = reply
-    let done = DispatchSemaphore(value: 0)
-    let thread = Thread {
-      for _ in 0..<total {
-        uv_sem_wait(req)
-        uv_sem_post(rep)
+    let thread = Thread { [self] in
+      while true {
+        uv_sem_wait(request)
+        if stopping.load(ordering: .acquiring) { break }
+        uv_sem_post(reply)
       }
-      done.signal()
+      finished.signal()
     }
+    thread.name = "ping-pong"
     thread.start()
-    var histogram = makeLatencyHistogram()
-    for i in 0..<total {
-      let t0 = monotonicNanos()
-      uv_sem_post(request)
-      uv_sem_wait(reply)
-      let t1 = monotonicNanos()
-      if i >= warmup { _ = histogram.record(t1 - t0) }
-    }
-    done.wait()
+  }
+
+  func shutdown() {
+    stopping.store(true, ordering: .releasing)
+    uv_sem_post(request)
+    finished.wait()
     uv_sem_destroy(request)
     uv_sem_destroy(reply)
     request.deallocate()
     reply.deallocate()
-    return histogram
   }
+}
+
+/// The bare primitives, measured round trip by round trip so rt-bench can interleave them with
+/// Core.sync() and all three see the same machine conditions.
+final class RawFloor {
+  private let raw = RawLoop()
+  private let partner = PingPongPartner()
+
+  /// uv_async_send, then block in uv_sem_wait until the loop thread's callback posts: exactly the
+  /// wake-up path of Core.sync() with nothing else (no mailbox, no closure, no Waiter allocation).
+  @inline(__always)
+  func asyncSemaphoreRoundTrip() -> UInt64 {
+    let t0 = monotonicNanos()
+    uv_async_send(raw.async)
+    uv_sem_wait(raw.context.reply)
+    return monotonicNanos() - t0
+  }
+
+  /// asyncSemaphoreRoundTrip with extra busy time on one side, to see which side's extra work
+  /// moves a woken thread to another (idle) CPU: `callerAfterSend` runs between uv_async_send
+  /// and uv_sem_wait, `loopAfterReply` on the loop thread after it posts the reply.
+  func asyncSemaphoreRoundTrip(callerAfterSend: UInt64, loopAfterReply: UInt64) -> UInt64 {
+    raw.context.busyAfterReplyNanos.store(loopAfterReply, ordering: .relaxed)
+    let t0 = monotonicNanos()
+    uv_async_send(raw.async)
+    if callerAfterSend > 0 { spin(nanos: callerAfterSend) }
+    uv_sem_wait(raw.context.reply)
+    let elapsed = monotonicNanos() - t0
+    raw.context.busyAfterReplyNanos.store(0, ordering: .relaxed)
+    return elapsed
+  }
+
+  /// Post the partner's semaphore, wait on ours.
+  @inline(__always)
+  func pingPongRoundTrip() -> UInt64 {
+    let t0 = monotonicNanos()
+    uv_sem_post(partner.request)
+    uv_sem_wait(partner.reply)
+    return monotonicNanos() - t0
+  }
+
+  func shutdown() {
+    raw.shutdown()
+    partner.shutdown()
+  }
+}
+
+/// Busy-waits for about `nanos` nanoseconds.
+@inline(__always)
+func spin(nanos: UInt64) {
+  let end = monotonicNanos() + nanos
+  while monotonicNanos() < end {}
 }

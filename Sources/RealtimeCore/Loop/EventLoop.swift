@@ -51,14 +51,20 @@ final class EventLoop: @unchecked Sendable {
 
 /// Calls `body` at the end of every loop turn: in the check phase (after I/O callbacks) and the
 /// prepare phase (after timers, before the loop blocks). This is where work gathered during a
-/// turn is handed off as one batch — the group commit of the store.
+/// turn is handed off as one batch — the group commit of the store. `beforeBlocking` runs after
+/// `body` in the prepare phase only, just before the loop may sleep.
 final class TurnEndHook {
   private let check = UnsafeMutablePointer<uv_check_t>.allocate(capacity: 1)
   private let prepare = UnsafeMutablePointer<uv_prepare_t>.allocate(capacity: 1)
   private let body: () -> Void
+  private let beforeBlocking: () -> Void
 
-  init(loop: UnsafeMutablePointer<uv_loop_t>, body: @escaping () -> Void) throws(RealtimeError) {
+  init(
+    loop: UnsafeMutablePointer<uv_loop_t>, body: @escaping () -> Void,
+    beforeBlocking: @escaping () -> Void = {}
+  ) throws(RealtimeError) {
     self.body = body
+    self.beforeBlocking = beforeBlocking
     uv_check_init(loop, check)
     uv_prepare_init(loop, prepare)
     let me = Unmanaged.passUnretained(self).toOpaque()
@@ -70,7 +76,9 @@ final class TurnEndHook {
     }
     let rc2 = uv_prepare_start(prepare) { h in
       guard let h, let d = h.pointee.data else { return }
-      Unmanaged<TurnEndHook>.fromOpaque(d).takeUnretainedValue().body()
+      let hook = Unmanaged<TurnEndHook>.fromOpaque(d).takeUnretainedValue()
+      hook.body()
+      hook.beforeBlocking()
     }
     // These handles never keep a loop alive on their own.
     uv_unref(UnsafeMutableRawPointer(check).assumingMemoryBound(to: uv_handle_t.self))

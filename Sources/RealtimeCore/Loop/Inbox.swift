@@ -1,4 +1,5 @@
 import CLibUV
+import Synchronization
 
 /// A multi-producer, single-consumer queue into the loop thread: any thread posts, the loop
 /// thread receives everything posted since its last turn in one batch.
@@ -11,6 +12,8 @@ final class Inbox<Item: Sendable>: @unchecked Sendable {
     var waker: LoopWaker?
   }
   private let state = Locked(State())
+  // Mirrors "items is non-empty" so the loop can poll for work without taking the lock.
+  private let nonEmpty = Atomic<Bool>(false)
   // Loop-thread only: the spare array swapped in on each drain keeps its capacity between turns.
   nonisolated(unsafe) private var spare: [Item] = []
   nonisolated(unsafe) private var handler: (([Item]) -> Void)?
@@ -35,7 +38,10 @@ final class Inbox<Item: Sendable>: @unchecked Sendable {
     state.withLock { state in
       guard let waker = state.waker else { return false }
       state.items.append(item)
-      if state.items.count == 1 { waker.send() }
+      if state.items.count == 1 {
+        nonEmpty.store(true, ordering: .releasing)
+        waker.send()
+      }
       return true
     }
   }
@@ -47,13 +53,19 @@ final class Inbox<Item: Sendable>: @unchecked Sendable {
     // producers append into it without copying.
     var batch: [Item] = []
     swap(&batch, &spare)
-    state.withLock { swap(&$0.items, &batch) }
+    state.withLock {
+      nonEmpty.store(false, ordering: .relaxed)
+      swap(&$0.items, &batch)
+    }
     let count = batch.count
     if count > 0 { handler?(batch) }
     batch.removeAll(keepingCapacity: true)
     spare = batch
     return count
   }
+
+  /// Whether items are waiting; a lock-free hint for polling. Any thread.
+  var hasItems: Bool { nonEmpty.load(ordering: .acquiring) }
 
   /// Stops accepting items and closes the wake-up handle; items already queued stay for a last
   /// `drain()`. Loop thread.

@@ -118,6 +118,12 @@ final class DurableLog {
     pendingWaiting.removeAll(keepingCapacity: true)
   }
 
+  /// Whether the writer has outcomes waiting for the loop (a lock-free hint).
+  var hasOutcomes: Bool { store.outcomes.hasItems }
+
+  /// Delivers the writer's outcomes now instead of waiting for the wake-up.
+  func deliverOutcomes() { store.outcomes.drain() }
+
   /// True while writes are queued or committing.
   var isBusy: Bool { !pendingWrites.isEmpty || !pendingWaiting.isEmpty || inFlightHead < inFlight.count }
 
