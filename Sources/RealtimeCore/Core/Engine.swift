@@ -10,6 +10,8 @@ final class Engine: @unchecked Sendable {
   let log: DurableLog
   let sink: LogSink
   private var turnEnd: TurnEndHook?
+  private var loop: UnsafeMutablePointer<uv_loop_t>?
+  private var timers: [ObjectIdentifier: LoopTimer] = [:]
   private var stopRequested = false
   // Set when a turn ran cross-thread work; the loop then polls briefly before it sleeps.
   private var busy = false
@@ -47,6 +49,7 @@ final class Engine: @unchecked Sendable {
       log.drainAndClose()
       throw error
     }
+    self.loop = loop
     isRunning = true
     sink(.debug, "engine running")
   }
@@ -71,6 +74,22 @@ final class Engine: @unchecked Sendable {
     }
   }
 
+  /// Runs `body` on the loop thread after `delay` ms, then every `interval` ms if not 0, until the
+  /// returned timer is cancelled or the engine stops. Loop thread.
+  @discardableResult
+  func schedule(after delay: UInt64, every interval: UInt64 = 0, _ body: @escaping () -> Void)
+    throws(RealtimeError) -> LoopTimer
+  {
+    guard isRunning, let loop else { throw RealtimeError(.closed, "the core is stopping") }
+    let timer = try LoopTimer(loop: loop) { [unowned self] in self.timers[ObjectIdentifier($0)] = nil }
+    timers[ObjectIdentifier(timer)] = timer
+    timer.start(after: delay, every: interval, body)
+    return timer
+  }
+
+  /// The loop's clock in milliseconds (libuv's cached time). Loop thread.
+  var now: UInt64 { loop.map(LoopTimer.now) ?? 0 }
+
   /// Asks the loop to shut down after the jobs already queued. Loop thread (from a job).
   func requestStop() { stopRequested = true }
 
@@ -82,8 +101,10 @@ final class Engine: @unchecked Sendable {
     mailbox.close()
     mailbox.drain()
     log.drainAndClose()
+    for timer in Array(timers.values) { timer.cancel() }
     turnEnd?.close()
     turnEnd = nil
+    loop = nil
     sink(.debug, "engine stopped")
   }
 }

@@ -4,6 +4,9 @@ import Synchronization
 /// writer thread, a reader connection, and the lock that keeps other cores out.
 final class Store: @unchecked Sendable {
   let durability: Durability
+  /// The writer connection's `PRAGMA synchronous` as SQLite reports it (2 FULL, 1 NORMAL, 0 OFF);
+  /// nil in memory, where there is nothing to sync.
+  let synchronousLevel: Int64?
   let writer: StoreWriter
   /// Reads from any thread, one at a time (WAL lets them run beside the writer); nil once closed.
   private var reader: SQLiteConnection?
@@ -36,6 +39,7 @@ final class Store: @unchecked Sendable {
       }
       writerDB = try SQLiteConnection(path: path, flags: SQLITE_OPEN_READWRITE_CREATE)
       try Store.configure(writerDB, durability: durability)
+      synchronousLevel = try writerDB.scalar("PRAGMA synchronous")
       try Schema.migrate(writerDB, log: log)
       readerDB = try SQLiteConnection(path: path, flags: SQLITE_OPEN_READONLY_FLAG)
       self.lock = lock
@@ -44,6 +48,7 @@ final class Store: @unchecked Sendable {
       let uri = "file:/realtime-\(Store.memoryCounter.add(1, ordering: .relaxed).newValue)?vfs=memdb"
       writerDB = try SQLiteConnection(path: uri, flags: SQLITE_OPEN_READWRITE_CREATE | SQLITE_OPEN_URI_FLAG)
       try Schema.migrate(writerDB, log: log)
+      synchronousLevel = nil
       readerDB = try SQLiteConnection(path: uri, flags: SQLITE_OPEN_READWRITE_CREATE | SQLITE_OPEN_URI_FLAG)
       self.lock = nil
     }

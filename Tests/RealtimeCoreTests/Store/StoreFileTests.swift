@@ -135,3 +135,13 @@ import Testing
     try core.close()
   }
 }
+
+@Suite struct DurabilitySettingTests {
+  @Test(arguments: [(Durability.full, Int64(2)), (.normal, 1), (.off, 0)])
+  func eachDurabilitySetsSQLiteSynchronous(durability: Durability, expected: Int64) throws {
+    let dir = try TempDir()
+    let core = try Core(config: CoreConfig(databasePath: dir.file("d.db"), durability: durability))
+    #expect(core.store.synchronousLevel == expected)
+    try core.close()
+  }
+}
