@@ -63,7 +63,7 @@ struct RealtimeServer: ParsableCommand {
       throw ExitCode.failure
     }
     logger.info(
-      "core running on \(path ?? "memory") (durability \(durability.rawValue)); endpoint \(host):\(port) — press Ctrl-C to stop"
+      "core running on \(path ?? "memory") (durability \(durability.rawValue)); no network endpoint yet (--host \(host) --port \(port) take effect with the WebSocket endpoint); Ctrl-C stops"
     )
 
     var received: Int32 = 0
