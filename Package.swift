@@ -22,12 +22,15 @@ let package = Package(
       name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
     .systemLibrary(
       name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+    // SHA-1 and base64 for the WebSocket handshake's Sec-WebSocket-Accept (libsodium has no SHA-1).
+    .systemLibrary(
+      name: "CNettle", pkgConfig: "nettle", providers: [.apt(["nettle-dev"])]),
     // The hand-written public header, as a Clang module so CRealtimeAPI can implement it.
     .systemLibrary(name: "CRealtimeHeader"),
 
     .target(
       name: "RealtimeCore",
-      dependencies: ["CLibUV", "CSodium", "CSQLite"]),
+      dependencies: ["CLibUV", "CSodium", "CSQLite", "CNettle"]),
     .target(
       name: "CRealtimeAPI",
       dependencies: ["RealtimeCore", "CRealtimeHeader"]),

@@ -12,6 +12,7 @@ command -v pkg-config >/dev/null || need+=(pkg-config)
 have_pc libuv || need+=(libuv1-dev)
 have_pc libsodium || need+=(libsodium-dev)
 have_pc sqlite3 || need+=(libsqlite3-dev)
+have_pc nettle || need+=(nettle-dev)
 
 if [[ ${1:-} == test ]]; then
   command -v valgrind >/dev/null || need+=(valgrind)

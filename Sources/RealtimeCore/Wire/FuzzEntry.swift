@@ -1,0 +1,42 @@
+/// Fuzzing entry points: untrusted bytes through the wire parsers exactly as a connection feeds
+/// them. Public only so the libFuzzer targets in `fuzz/` (built in release, without
+/// `@testable`) can reach the internal codec. Never traps, whatever the input.
+public enum FuzzEntry {
+  /// Feeds `bytes` to an HTTP head parser in two pieces split at `split` (clamped), then validates
+  /// a complete head as a WebSocket handshake. Returns 0 for need-more, 1 for a valid handshake,
+  /// or the HTTP status of the refusal.
+  public static func httpHead(_ bytes: UnsafeRawBufferPointer, split: Int) -> Int {
+    var parser = HTTPHeadParser()
+    let cut = min(max(split, 0), bytes.count)
+    do throws(HTTPError) {
+      var result = try parser.feed(UnsafeRawBufferPointer(rebasing: bytes[0..<cut]))
+      if result == nil { result = try parser.feed(UnsafeRawBufferPointer(rebasing: bytes[cut...])) }
+      guard let (head, used) = result else { return 0 }
+      guard used <= bytes.count else { return 500 }
+      _ = try Handshake.validate(head)
+      return 1
+    } catch {
+      return error.status
+    }
+  }
+
+  /// Feeds `bytes` to a frame parser (client frames, masked) in chunks of `chunk` bytes (at least
+  /// 1) with a message limit of `maxMessageBytes`. Returns the number of events before the end or
+  /// the first violation.
+  public static func frames(_ bytes: UnsafeRawBufferPointer, chunk: Int, maxMessageBytes: Int) -> Int {
+    var parser = FrameParser(maxMessageBytes: max(maxMessageBytes, 0))
+    var events = 0
+    let step = max(chunk, 1)
+    var i = 0
+    do throws(FrameError) {
+      while i < bytes.count {
+        let end = min(i + step, bytes.count)
+        try parser.feed(UnsafeRawBufferPointer(rebasing: bytes[i..<end])) { _ in events += 1 }
+        i = end
+      }
+    } catch {
+      return events
+    }
+    return events
+  }
+}

@@ -1,0 +1,46 @@
+/// Writes server frames (unmasked, RFC 6455 §5.2): a broadcast is encoded once with these and
+/// the same bytes go to every recipient.
+enum FrameEncoder {
+  /// Bytes of the header for a payload of `length` bytes.
+  static func headerLength(payload length: Int) -> Int {
+    length < 126 ? 2 : length <= 0xFFFF ? 4 : 10
+  }
+
+  /// Appends one final frame with `payload` to `out`.
+  static func append(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+    out.reserveCapacity(out.count + headerLength(payload: payload.count) + payload.count)
+    out.append(0x80 | opcode.rawValue)
+    let n = payload.count
+    if n < 126 {
+      out.append(UInt8(n))
+    } else if n <= 0xFFFF {
+      out.append(126)
+      out.append(UInt8(n >> 8))
+      out.append(UInt8(n & 0xFF))
+    } else {
+      out.append(127)
+      for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: UInt64(n) >> UInt64(shift))) }
+    }
+    out.append(contentsOf: payload)
+  }
+
+  /// One final frame as its own buffer.
+  static func frame(_ opcode: Opcode, _ payload: [UInt8]) -> [UInt8] {
+    var out: [UInt8] = []
+    payload.withUnsafeBytes { append(opcode, $0, to: &out) }
+    return out
+  }
+
+  /// A close frame with `code` and a reason cut to fit the 125-byte control limit (at a UTF-8
+  /// boundary, so the reason stays valid text).
+  static func close(_ code: CloseCode, reason: String = "") -> [UInt8] {
+    var payload = [UInt8(code.rawValue >> 8), UInt8(code.rawValue & 0xFF)]
+    var cut = Array(reason.utf8.prefix(123))
+    while let last = cut.last, !cut.withUnsafeBytes({ UTF8Validator.isValid($0) }) {
+      _ = last
+      cut.removeLast()
+    }
+    payload += cut
+    return frame(.close, payload)
+  }
+}
