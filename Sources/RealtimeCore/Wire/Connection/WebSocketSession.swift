@@ -1,0 +1,172 @@
+/// Where a session's bytes go: a TCP connection on the loop, or a host's output callback when the
+/// host owns the socket. Both modes run the same session.
+protocol SessionTransport: AnyObject {
+  /// Queues bytes for the peer, in order.
+  func write(_ bytes: [UInt8])
+  /// Ends the connection once queued bytes are written.
+  func finish()
+}
+
+/// One WebSocket connection's protocol engine, bytes in and bytes out, with no I/O of its own:
+/// the HTTP upgrade, then frames, pings, the closing handshake, and every violation answered with
+/// the right HTTP status or close code. Loop-thread only.
+final class WebSocketSession {
+  enum Phase: Equatable {
+    case handshake
+    case open
+    /// We sent a close frame and wait for the peer's.
+    case closing
+    case closed
+  }
+
+  /// Why a session ended, for the owner's bookkeeping and logs.
+  enum Ending: Equatable {
+    case refused(status: Int, reason: String)
+    case closed(CloseCode?, initiatedByPeer: Bool)
+    case failed(CloseCode, reason: String)
+    case transportLost
+  }
+
+  private(set) var phase = Phase.handshake
+  private(set) var request: Handshake.Request?
+  private(set) var ending: Ending?
+  private let config: SessionConfig
+  private unowned let transport: SessionTransport
+  /// The request head parser; dropped (with its buffer) once the handshake is over.
+  private var http: HTTPHeadParser?
+  private var frames: FrameParser
+  /// Called with each text or binary message once the session is open.
+  var onMessage: ((WebSocketSession, WebSocketEvent) -> Void)?
+  /// Called once, when the session ends.
+  var onEnd: ((WebSocketSession, Ending) -> Void)?
+
+  init(config: SessionConfig, transport: SessionTransport) {
+    self.config = config
+    self.transport = transport
+    self.http = HTTPHeadParser(limits: config.http)
+    self.frames = FrameParser(maxMessageBytes: config.maxMessageBytes)
+  }
+
+  /// Feeds bytes from the peer.
+  func receive(_ bytes: UnsafeRawBufferPointer) {
+    switch phase {
+    case .handshake: receiveHandshake(bytes)
+    case .open, .closing: receiveFrames(bytes)
+    case .closed: return
+    }
+  }
+
+  /// Sends a text or binary message (ignored unless open).
+  func send(_ opcode: Opcode, _ payload: [UInt8]) {
+    guard phase == .open, opcode == .text || opcode == .binary else { return }
+    transport.write(FrameEncoder.frame(opcode, payload))
+  }
+
+  /// Sends an already-encoded frame (a broadcast encoded once for many sessions).
+  func sendEncoded(_ frame: [UInt8]) {
+    guard phase == .open else { return }
+    transport.write(frame)
+  }
+
+  /// Sends a ping (keepalive).
+  func ping(_ payload: [UInt8] = []) {
+    guard phase == .open else { return }
+    transport.write(FrameEncoder.frame(.ping, Array(payload.prefix(125))))
+  }
+
+  /// Starts the closing handshake: sends a close frame and waits for the peer's.
+  func close(_ code: CloseCode, reason: String = "") {
+    switch phase {
+    case .open:
+      transport.write(FrameEncoder.close(code, reason: reason))
+      phase = .closing
+    case .handshake:
+      end(.failed(code, reason: reason))
+      transport.finish()
+    case .closing, .closed:
+      return
+    }
+  }
+
+  /// The connection went away without a closing handshake.
+  func transportClosed() {
+    guard phase != .closed else { return }
+    end(.transportLost)
+  }
+
+  private func receiveHandshake(_ bytes: UnsafeRawBufferPointer) {
+    do throws(HTTPError) {
+      // Taken out while it parses, so its buffer is never shared (and copied) on append.
+      guard var parser = http.take() else { return }
+      guard let (head, used) = try parser.feed(bytes) else {
+        http = parser
+        return
+      }
+      guard head.path == config.path else {
+        throw HTTPError(404, "no WebSocket endpoint at \(head.path); it is at \(config.path)")
+      }
+      let request = try Handshake.validate(head)
+      if let allowed = config.allowedOrigins, let origin = request.origin, !allowed.contains(origin) {
+        throw HTTPError(403, "origin \(origin) is not allowed")
+      }
+      self.request = request
+      transport.write(Handshake.switchingProtocols(key: request.key))
+      phase = .open
+      if used < bytes.count { receiveFrames(UnsafeRawBufferPointer(rebasing: bytes[used...])) }
+    } catch {
+      refuse(error)
+    }
+  }
+
+  /// Answers a request that will not become a WebSocket and ends the connection.
+  func refuse(_ error: HTTPError) {
+    guard phase == .handshake else { return }
+    transport.write(Handshake.refusal(error))
+    end(.refused(status: error.status, reason: error.message))
+    transport.finish()
+  }
+
+  private func receiveFrames(_ bytes: UnsafeRawBufferPointer) {
+    do throws(FrameError) {
+      try frames.feed(bytes) { event in self.handle(event) }
+    } catch {
+      fail(error.code, error.message)
+    }
+  }
+
+  private func handle(_ event: WebSocketEvent) {
+    guard phase == .open || phase == .closing else { return }
+    switch event {
+    case .ping(let payload):
+      if phase == .open { transport.write(FrameEncoder.frame(.pong, payload)) }
+    case .pong:
+      break
+    case .close(let code, _):
+      if phase == .open {
+        // Echo the peer's code (RFC 6455 §5.5.1); a close without a code is answered with none.
+        transport.write(code.map { FrameEncoder.close($0) } ?? FrameEncoder.frame(.close, []))
+      }
+      end(.closed(code, initiatedByPeer: phase == .open))
+      transport.finish()
+    case .text, .binary:
+      if phase == .open { onMessage?(self, event) }
+    }
+  }
+
+  /// Fails the connection (RFC 6455 §7.1.7): a close frame with the code, then the end.
+  private func fail(_ code: CloseCode, _ reason: String) {
+    // Once our close frame is out, nothing more may be sent, not even a second close.
+    if phase == .open {
+      transport.write(FrameEncoder.close(code, reason: reason))
+    }
+    end(.failed(code, reason: reason))
+    transport.finish()
+  }
+
+  private func end(_ how: Ending) {
+    guard phase != .closed else { return }
+    phase = .closed
+    ending = how
+    onEnd?(self, how)
+  }
+}

@@ -1,0 +1,175 @@
+import Testing
+
+@testable import RealtimeCore
+
+/// Records what a session writes, as a socket would receive it.
+private final class RecordingTransport: SessionTransport {
+  var written: [UInt8] = []
+  var finished = false
+  func write(_ bytes: [UInt8]) {
+    precondition(!finished, "no write may follow finish()")
+    written += bytes
+  }
+  func finish() { finished = true }
+
+  /// Takes what was written so far.
+  func take() -> [UInt8] {
+    defer { written = [] }
+    return written
+  }
+
+  var text: String { String(decoding: written, as: UTF8.self) }
+}
+
+/// A masked client frame.
+private func clientFrame(_ opcode: UInt8, _ payload: [UInt8], fin: Bool = true, mask: [UInt8] = [1, 2, 3, 4]) -> [UInt8] {
+  var out: [UInt8] = [(fin ? 0x80 : 0) | opcode]
+  if payload.count < 126 {
+    out.append(0x80 | UInt8(payload.count))
+  } else {
+    out.append(0x80 | 126)
+    out += [UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+  }
+  out += mask
+  out += payload.enumerated().map { $0.element ^ mask[$0.offset & 3] }
+  return out
+}
+
+private func upgrade(path: String = "/ws", extra: String = "") -> [UInt8] {
+  Array(
+    ("GET \(path) HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"
+      + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\(extra)\r\n").utf8)
+}
+
+/// Decodes the server's (unmasked) frames from `bytes`.
+private func serverEvents(_ bytes: [UInt8]) throws -> [WebSocketEvent] {
+  var parser = FrameParser(expectMasked: false)
+  var events: [WebSocketEvent] = []
+  try bytes.withUnsafeBytes { try parser.feed($0) { events.append($0) } }
+  return events
+}
+
+@Suite struct WebSocketSessionTests {
+  private func open(
+    _ config: SessionConfig = SessionConfig(), extra: String = ""
+  ) -> (WebSocketSession, RecordingTransport, Box) {
+    let transport = RecordingTransport()
+    let session = WebSocketSession(config: config, transport: transport)
+    let box = Box()
+    session.onMessage = { _, event in box.messages.append(event) }
+    session.onEnd = { _, ending in box.endings.append(ending) }
+    upgrade(extra: extra).withUnsafeBytes { session.receive($0) }
+    return (session, transport, box)
+  }
+
+  final class Box {
+    var messages: [WebSocketEvent] = []
+    var endings: [WebSocketSession.Ending] = []
+  }
+
+  @Test func upgradesThenEchoesPingsAndDeliversMessages() throws {
+    let (session, transport, box) = open()
+    #expect(session.phase == .open)
+    #expect(transport.text.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"))
+    #expect(transport.text.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"))
+    _ = transport.take()
+
+    clientFrame(0x1, Array("héllo".utf8)).withUnsafeBytes { session.receive($0) }
+    clientFrame(0x9, [7, 7]).withUnsafeBytes { session.receive($0) }
+    #expect(box.messages == [.text(Array("héllo".utf8))])
+    #expect(try serverEvents(transport.take()) == [.pong([7, 7])])
+
+    session.send(.binary, [1, 2, 3])
+    #expect(try serverEvents(transport.take()) == [.binary([1, 2, 3])])
+  }
+
+  @Test func aPeerCloseIsEchoedAndEndsTheConnection() throws {
+    let (session, transport, box) = open()
+    _ = transport.take()
+    clientFrame(0x8, [0x03, 0xE8] + Array("bye".utf8)).withUnsafeBytes { session.receive($0) }
+    #expect(try serverEvents(transport.take()) == [.close(.normal, [])])
+    #expect(transport.finished)
+    #expect(session.phase == .closed)
+    #expect(box.endings == [.closed(.normal, initiatedByPeer: true)])
+    clientFrame(0x1, [65]).withUnsafeBytes { session.receive($0) }
+    #expect(box.messages.isEmpty, "nothing is delivered after the close")
+  }
+
+  @Test func aServerCloseWaitsForThePeersClose() throws {
+    let (session, transport, box) = open()
+    _ = transport.take()
+    session.close(.goingAway, reason: "restart")
+    #expect(try serverEvents(transport.take()) == [.close(.goingAway, Array("restart".utf8))])
+    #expect(session.phase == .closing && !transport.finished)
+    session.send(.text, [65])
+    #expect(transport.written.isEmpty, "no data after our close frame")
+    clientFrame(0x8, [0x03, 0xE9]).withUnsafeBytes { session.receive($0) }
+    #expect(transport.finished)
+    #expect(transport.written.isEmpty, "our close was already sent")
+    #expect(box.endings == [.closed(.goingAway, initiatedByPeer: false)])
+  }
+
+  @Test func theFirstFrameMayArriveWithTheHandshake() throws {
+    let transport = RecordingTransport()
+    let session = WebSocketSession(config: SessionConfig(), transport: transport)
+    var got: [WebSocketEvent] = []
+    session.onMessage = { _, event in got.append(event) }
+    (upgrade() + clientFrame(0x2, [9, 8])).withUnsafeBytes { session.receive($0) }
+    #expect(got == [.binary([9, 8])])
+  }
+
+  @Test func aProtocolViolationClosesWithItsCode() throws {
+    let (session, transport, box) = open()
+    _ = transport.take()
+    let unmasked: [UInt8] = [0x81, 0x01, 0x41]
+    unmasked.withUnsafeBytes { session.receive($0) }
+    #expect(try serverEvents(transport.take()).first == .close(.protocolError, Array("client frames must be masked".utf8)))
+    #expect(transport.finished)
+    if case .failed(let code, _) = box.endings.first { #expect(code == .protocolError) } else {
+      Issue.record("expected a failure ending, got \(box.endings)")
+    }
+  }
+
+  @Test func invalidUTF8ClosesWith1007() throws {
+    let (session, transport, _) = open()
+    _ = transport.take()
+    clientFrame(0x1, [0xC3, 0x28]).withUnsafeBytes { session.receive($0) }
+    guard case .close(let code, _) = try serverEvents(transport.take()).first else {
+      Issue.record("no close frame")
+      return
+    }
+    #expect(code == .invalidPayload)
+  }
+
+  @Test func otherPathsGet404AndNothingElse() {
+    let transport = RecordingTransport()
+    let session = WebSocketSession(config: SessionConfig(), transport: transport)
+    upgrade(path: "/nope").withUnsafeBytes { session.receive($0) }
+    #expect(transport.text.hasPrefix("HTTP/1.1 404 Not Found\r\n"))
+    #expect(transport.finished)
+    #expect(session.ending == .refused(status: 404, reason: "no WebSocket endpoint at /nope; it is at /ws"))
+  }
+
+  @Test func originsOutsideTheAllowlistGet403() {
+    var config = SessionConfig()
+    config.allowedOrigins = ["https://app.example"]
+    let (allowed, _, _) = open(config, extra: "Origin: https://app.example\r\n")
+    #expect(allowed.phase == .open)
+    let (refused, transport, _) = open(config, extra: "Origin: https://evil.example\r\n")
+    #expect(refused.phase == .closed)
+    #expect(transport.text.hasPrefix("HTTP/1.1 403 Forbidden\r\n"))
+    let (noOrigin, _, _) = open(config)
+    #expect(noOrigin.phase == .open, "non-browser clients send no Origin")
+  }
+
+  @Test func anOversizedHeadGets431() {
+    var config = SessionConfig()
+    config.http = HTTPLimits(maxHeadBytes: 256)
+    let transport = RecordingTransport()
+    let session = WebSocketSession(config: config, transport: transport)
+    let head = Array("GET /ws HTTP/1.1\r\nX-Pad: \(String(repeating: "a", count: 400))\r\n".utf8)
+    for byte in head { [byte].withUnsafeBytes { session.receive($0) } }
+    #expect(transport.text.hasPrefix("HTTP/1.1 431 Request Header Fields Too Large\r\n"))
+    #expect(session.phase == .closed)
+  }
+}
