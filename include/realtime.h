@@ -250,6 +250,66 @@ rt_status rt_core_close(rt_core **core);
  */
 const char *rt_core_errmsg(const rt_core *core);
 
+/* ---------------------------------------------------------------------------------------------
+ * WebSocket endpoint
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * Options of a WebSocket listener. Zero in any numeric field, or NULL in a pointer field, means
+ * the default given beside it, so a zeroed struct (with struct_size set) is a valid config.
+ * Initialise with RT_LISTEN_CONFIG_INIT or rt_listen_config_init().
+ */
+typedef struct rt_listen_config {
+    /** sizeof(rt_listen_config) as the caller was compiled. */
+    size_t struct_size;
+    /** Path of the WebSocket endpoint, NUL-terminated, starting with '/'. Default "/ws". */
+    const char *path;
+    /** Largest message, all fragments together; larger ones close with 1009. Default 1 MiB, at most 1 GiB. */
+    size_t max_message_bytes;
+    /** Largest HTTP request head; larger ones get 431. Default 16 KiB, at most 1 MiB. */
+    size_t max_head_bytes;
+    /** Most HTTP header fields; more get 431. Default 64, at most 10000. */
+    uint32_t max_head_fields;
+    /** Open connections in total; more get 503. Default 10000. */
+    uint32_t max_connections;
+    /** Open connections from one IP address; more get 503. Default 256. */
+    uint32_t max_connections_per_ip;
+    /** Connections still handshaking; more get 503. Default 1024. */
+    uint32_t max_pending_handshakes;
+    /** Milliseconds to finish the opening handshake (slowloris guard); then 408. Default 10000. */
+    uint32_t handshake_timeout_ms;
+    /** Milliseconds allowed for a closing handshake before the socket is dropped. Default 5000. */
+    uint32_t close_timeout_ms;
+    /** Bytes queued for one client before it is closed as a slow consumer (1008). Default 4 MiB. */
+    size_t max_write_queue_bytes;
+    /**
+     * Origins allowed to connect (exact "scheme://host[:port]" strings), allowed_origin_count of
+     * them, copied by rt_core_listen. NULL allows every origin. A request without an Origin field
+     * (not from a browser) is allowed either way.
+     */
+    const char *const *allowed_origins;
+    size_t allowed_origin_count;
+} rt_listen_config;
+
+/** Static initialiser with every default: `rt_listen_config lc = RT_LISTEN_CONFIG_INIT;` */
+#define RT_LISTEN_CONFIG_INIT {sizeof(rt_listen_config), NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0}
+
+/** Sets *config to the defaults (RT_LISTEN_CONFIG_INIT). RT_EINVAL if config is NULL. Any thread. */
+rt_status rt_listen_config_init(rt_listen_config *config);
+
+/**
+ * Listens for WebSocket clients on host:port on the core's loop. `host` is an IPv4 or IPv6
+ * address literal, NUL-terminated ("127.0.0.1", "::1", "0.0.0.0"); port 0 picks a free port,
+ * reported in *bound_port when bound_port is not NULL. `config` NULL means every default.
+ * Listeners close when the core stops; clients then get close code 1001.
+ * Errors: RT_EINVAL (core or host NULL, host not an address, a limit out of range, a path not
+ * starting with '/'), RT_EVERSION (struct_size), RT_ESTATE (the loop is not running, or called on
+ * the loop's thread), RT_EIO (the address cannot be bound, e.g. in use). Any thread but the loop's;
+ * blocks until the socket is listening.
+ */
+rt_status rt_core_listen(rt_core *core, const char *host, uint16_t port, const rt_listen_config *config,
+                         uint16_t *bound_port);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

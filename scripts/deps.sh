@@ -3,7 +3,8 @@
 # packages. Safe to run repeatedly: it only calls apt-get when something is absent.
 #
 #   scripts/deps.sh          # build: libuv, libsodium, sqlite3 headers and pkg-config
-#   scripts/deps.sh test     # also valgrind and the C compiler's sanitizer runtimes
+#   scripts/deps.sh test     # also valgrind, the C compiler's sanitizer runtimes, and Python's
+#                            # websockets and pytest for the endpoint tests
 set -euo pipefail
 
 need=()
@@ -22,6 +23,17 @@ if [[ ${1:-} == test ]]; then
   if command -v cc >/dev/null &&
     ! echo 'int main(void){return 0;}' | cc -x c -fsanitize=address,undefined -o /dev/null - 2>/dev/null; then
     need+=(libasan8 libubsan1)
+  fi
+fi
+
+python_ok() { python3 -c 'import websockets, pytest' 2>/dev/null; }
+if [[ ${1:-} == test ]] && ! python_ok; then
+  # Real WebSocket clients for the endpoint tests: from PyPI when this Python has pip (a pyenv or
+  # venv Python), else Debian's packages for the system Python.
+  if python3 -m pip --version >/dev/null 2>&1 && python3 -m pip install -q websockets pytest 2>/dev/null; then
+    :
+  else
+    need+=(python3-websockets python3-pytest)
   fi
 fi
 

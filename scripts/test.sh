@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing, then
-#   1. the Swift Testing suites (loop, queue, store, durability under SIGKILL, example server),
-#      then again under ThreadSanitizer;
+#   1. the Swift Testing suites (loop, queue, store, durability under SIGKILL, wire codec,
+#      example server), the WebSocket endpoint with real Python clients, then the Swift suites
+#      again under ThreadSanitizer;
 #   2. the release librealtime.so as it ships, and its exported ABI against abi/realtime.symbols;
 #   3. the C ABI tests under AddressSanitizer + LeakSanitizer + UBSan, and again under valgrind;
 #   4. examples/c-host built through pkg-config and run, and the README's C example compiled;
@@ -18,6 +19,13 @@ trap 'rm -f "$swift_log"' EXIT
 swift test --skip-build 2>&1 | tee "$swift_log"
 swift_passed=$(sed -n 's/.*Test run with \([0-9]*\) tests\{0,1\} in .* passed.*/\1/p' "$swift_log" | tail -1)
 [[ -n $swift_passed ]] || { echo "Swift tests did not report a passing run" >&2; exit 1; }
+
+echo "== WebSocket endpoint with real clients (Python websockets, raw sockets)"
+py_log=$(mktemp)
+RT_SERVER="$(swift build --show-bin-path)/realtime-server" python3 -m pytest Tests/python -q -p no:cacheprovider 2>&1 | tee "$py_log"
+py_passed=$(sed -n 's/^\([0-9]*\) passed.*/\1/p' "$py_log" | tail -1)
+[[ -n $py_passed ]] || { echo "Python tests did not report a passing run" >&2; exit 1; }
+rm -f "$py_log"
 
 echo "== Swift tests under ThreadSanitizer"
 swift build --build-tests --sanitize=thread --scratch-path .build-tsan
@@ -62,4 +70,4 @@ for corpus in fuzz/corpus/*/; do
 done
 rm -rf "$fuzz_dir"
 
-echo "$((swift_passed + c_passed + 2 + fuzz_passed)) passed, 0 failed"
+echo "$((swift_passed + py_passed + c_passed + 2 + fuzz_passed)) passed, 0 failed"

@@ -20,24 +20,9 @@ private struct CLogTarget: @unchecked Sendable {
   let userData: UnsafeMutableRawPointer?
 }
 
-/// Reads a caller's `rt_config` of any size it may have been compiled with: smaller than the
-/// first version is refused; larger is accepted only if the fields this library does not know are
-/// zero (so a newer host asking for something this library cannot do is told so).
+/// Reads a caller's `rt_config` of any size it may have been compiled with (see checkStructSize).
 func decodeConfig(_ raw: UnsafePointer<rt_config>) throws(RealtimeError) -> CoreConfig {
-  let known = MemoryLayout<rt_config>.size
-  let size = UnsafeRawPointer(raw).loadUnaligned(as: Int.self)
-  guard size >= known else {
-    throw RealtimeError(.version, "rt_config.struct_size is \(size); this library needs at least \(known)")
-  }
-  if size > known {
-    let bytes = UnsafeRawBufferPointer(start: UnsafeRawPointer(raw), count: size)
-    if bytes[known...].contains(where: { $0 != 0 }) {
-      throw RealtimeError(
-        .version,
-        "rt_config has fields newer than this library (struct_size \(size) > \(known)) that are set; upgrade the library"
-      )
-    }
-  }
+  try checkStructSize(raw, name: "rt_config")
   let c = raw.pointee
   guard let durability = Durability(rawValue: c.durability) else {
     throw RealtimeError(.invalidArgument, "durability \(c.durability) is not one of RT_DURABILITY_*")

@@ -3,7 +3,7 @@ import RealtimeCore
 
 // An rt_core * is a retained reference to a Core; rt_core_close releases it.
 
-private func core(_ handle: OpaquePointer) -> Core {
+func core(_ handle: OpaquePointer) -> Core {
   Unmanaged<Core>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
 }
 

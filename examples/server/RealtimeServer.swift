@@ -1,6 +1,6 @@
-// realtime-server: the bundled example server. Today it opens the core on its SQLite database and
-// runs it until SIGINT or SIGTERM; the WebSocket endpoint, REST API and browser client arrive with
-// the issues that build them, on the --host and --port given here.
+// realtime-server: the bundled example server. It opens the core on its SQLite database, serves
+// the WebSocket endpoint at ws://HOST:PORT/ws, and runs until SIGINT or SIGTERM. The application
+// protocol, REST API and browser client arrive with the issues that build them.
 import ArgumentParser
 import Glibc
 import Logging
@@ -15,8 +15,11 @@ struct RealtimeServer: ParsableCommand {
   @Option(help: "Address to listen on (loopback by default).")
   var host = "127.0.0.1"
 
-  @Option(help: "TCP port to listen on.")
+  @Option(help: "TCP port to listen on (0 picks a free port).")
   var port = 8080
+
+  @Option(help: "Milliseconds a client has to complete the WebSocket handshake.")
+  var handshakeTimeoutMs: UInt64 = 10_000
 
   @Option(help: "SQLite database file, created with its directory if missing.")
   var db = "./data/realtime.db"
@@ -31,7 +34,7 @@ struct RealtimeServer: ParsableCommand {
   var logLevel: LevelOption = .info
 
   func validate() throws {
-    guard (1...65535).contains(port) else { throw ValidationError("--port must be 1 to 65535") }
+    guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
     guard !host.isEmpty else { throw ValidationError("--host must not be empty") }
   }
 
@@ -58,12 +61,15 @@ struct RealtimeServer: ParsableCommand {
           databasePath: path, durability: durability.value, logLevel: logLevel.core,
           logHandler: { level, message in coreLogger.log(level: level.swiftLog, "\(message)") }))
       try core.start()
+      let bound = try core.listen(
+        host: host, port: port, config: ListenConfig(handshakeTimeoutMs: handshakeTimeoutMs))
+      logger.info("listening on ws://\(host):\(bound)/ws")
     } catch {
       logger.error("cannot start: \(error)")
       throw ExitCode.failure
     }
     logger.info(
-      "core running on \(path ?? "memory") (durability \(durability.rawValue)); no network endpoint yet (--host \(host) --port \(port) take effect with the WebSocket endpoint); Ctrl-C stops"
+      "core running on \(path ?? "memory") (durability \(durability.rawValue)); Ctrl-C stops"
     )
 
     var received: Int32 = 0

@@ -140,6 +140,19 @@ public final class Core: @unchecked Sendable {
     if let error { throw error }
   }
 
+  /// Listens for WebSocket clients on `host:port` (an IPv4 or IPv6 address; port 0 picks a free
+  /// port) and returns the port bound. Any thread but the loop's.
+  public func listen(host: String, port: Int, config: ListenConfig = ListenConfig()) throws(RealtimeError) -> Int {
+    let result: Result<Int, RealtimeError> = try call { engine, reply in
+      do throws(RealtimeError) {
+        reply(.success(try engine.listen(host: host, port: port, config: config)))
+      } catch {
+        reply(.failure(error))
+      }
+    }
+    return try result.get()
+  }
+
   /// Appends `payload` to the durable log `stream` (created on first use); `completion` runs on the
   /// loop thread with the entry's seq once durable. Any thread.
   public func append(

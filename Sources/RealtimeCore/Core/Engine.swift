@@ -12,6 +12,14 @@ final class Engine: @unchecked Sendable {
   private var turnEnd: TurnEndHook?
   private var loop: UnsafeMutablePointer<uv_loop_t>?
   private var timers: [ObjectIdentifier: LoopTimer] = [:]
+  private var listeners: [TCPListener] = []
+  private var connections: [ObjectIdentifier: TCPConnection] = [:]
+  private var connectionsPerIP: [String: Int] = [:]
+  private var handshaking = 0
+
+  /// Every socket read of this loop lands here and is consumed before the next read.
+  static let readBufferSize = 64 << 10
+  let readBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Engine.readBufferSize)
   private var stopRequested = false
   // Set when a turn ran cross-thread work; the loop then polls briefly before it sleeps.
   private var busy = false
@@ -27,6 +35,8 @@ final class Engine: @unchecked Sendable {
     self.log = DurableLog(store: store, log: sink)
     self.sink = sink
   }
+
+  deinit { readBuffer.deallocate() }
 
   /// Installs the engine's handles on `loop`. Loop thread. `keepsLoopAlive` is true on the core's
   /// own loop (its mailbox keeps it running until stop) and false on a host's loop.
@@ -87,6 +97,65 @@ final class Engine: @unchecked Sendable {
     return timer
   }
 
+  /// Listens for WebSocket clients on `host:port`; returns the bound port. Loop thread.
+  func listen(host: String, port: Int, config: ListenConfig) throws(RealtimeError) -> Int {
+    guard isRunning, let loop else { throw RealtimeError(.closed, "the core is stopping") }
+    let listener = try TCPListener(loop: loop, host: host, port: port, config: config) { [unowned self] in
+      self.accept($0, from: $1)
+    }
+    listeners.append(listener)
+    sink(.debug, "listening on ws://\(host):\(listener.port)\(config.session.path)")
+    return listener.port
+  }
+
+  /// Open WebSocket (and handshaking) connections.
+  var connectionCount: Int { connections.count }
+
+  private func accept(_ listener: TCPListener, from server: UnsafeMutablePointer<uv_stream_t>) {
+    guard let loop else { return }
+    let handle = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
+    uv_tcp_init(loop, handle)
+    handle.pointee.data = nil
+    guard uv_accept(server, UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_stream_t.self)) == 0 else {
+      closeAndFree(handle)
+      return
+    }
+    uv_tcp_nodelay(handle, 1)
+    let config = listener.config
+    let peer = peerAddress(of: handle)
+    let connection = TCPConnection(handle: handle, engine: self, config: config, peer: peer)
+    var counted = true
+    connection.onOpened = { [unowned self] _ in
+      if counted {
+        counted = false
+        self.handshaking -= 1
+      }
+    }
+    connection.onClosed = { [unowned self] closed in
+      if counted {
+        counted = false
+        self.handshaking -= 1
+      }
+      self.connections[ObjectIdentifier(closed)] = nil
+      let left = (self.connectionsPerIP[closed.peer] ?? 1) - 1
+      self.connectionsPerIP[closed.peer] = left > 0 ? left : nil
+    }
+    let refusal: String? =
+      connections.count >= config.maxConnections
+      ? "the server is at its connection limit"
+      : (connectionsPerIP[peer] ?? 0) >= config.maxConnectionsPerIP
+        ? "too many connections from \(peer)"
+        : handshaking >= config.maxPendingHandshakes ? "too many handshakes in progress" : nil
+    connections[ObjectIdentifier(connection)] = connection
+    connectionsPerIP[peer, default: 0] += 1
+    handshaking += 1
+    connection.start()
+    if let refusal {
+      sink(.info, "refusing \(peer): \(refusal)")
+      connection.session?.refuse(HTTPError(503, refusal))
+    }
+  }
+
   /// The loop's clock in milliseconds (libuv's cached time). Loop thread.
   var now: UInt64 { loop.map(LoopTimer.now) ?? 0 }
 
@@ -100,6 +169,15 @@ final class Engine: @unchecked Sendable {
     isRunning = false
     mailbox.close()
     mailbox.drain()
+    for listener in listeners { listener.close() }
+    listeners = []
+    for connection in connections.values {
+      connection.session?.close(.goingAway, reason: "server shutting down")
+      connection.closeNow(detached: true)
+    }
+    connections = [:]
+    connectionsPerIP = [:]
+    handshaking = 0
     log.drainAndClose()
     for timer in Array(timers.values) { timer.cancel() }
     turnEnd?.close()

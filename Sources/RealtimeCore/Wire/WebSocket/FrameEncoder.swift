@@ -19,7 +19,9 @@ enum FrameEncoder {
       out.append(UInt8(n & 0xFF))
     } else {
       out.append(127)
-      for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: UInt64(n) >> UInt64(shift))) }
+      for shift in stride(from: 56, through: 0, by: -8) {
+        out.append(UInt8(truncatingIfNeeded: UInt64(n) >> UInt64(shift)))
+      }
     }
     out.append(contentsOf: payload)
   }

@@ -80,7 +80,9 @@ struct FrameParser {
   }
 
   private func headerByte(_ k: Int) -> UInt8 {
-    k < 8 ? UInt8(truncatingIfNeeded: header.0 >> (8 * UInt64(k))) : UInt8(truncatingIfNeeded: header.1 >> (8 * UInt64(k - 8)))
+    k < 8
+      ? UInt8(truncatingIfNeeded: header.0 >> (8 * UInt64(k)))
+      : UInt8(truncatingIfNeeded: header.1 >> (8 * UInt64(k - 8)))
   }
 
   private mutating func setHeaderByte(_ k: Int, _ b: UInt8) {
@@ -120,7 +122,9 @@ struct FrameParser {
     if op.isControl {
       guard fin else { throw FrameError(.protocolError, "fragmented control frame") }
     } else if op == .continuation {
-      guard messageOpcode != nil else { throw FrameError(.protocolError, "continuation frame without a message to continue") }
+      guard messageOpcode != nil else {
+        throw FrameError(.protocolError, "continuation frame without a message to continue")
+      }
     } else {
       guard messageOpcode == nil else {
         throw FrameError(.protocolError, "new data frame while a fragmented message is unfinished")
@@ -131,7 +135,8 @@ struct FrameParser {
   private func checkSecondByte(_ b1: UInt8) throws(FrameError) {
     let masked = b1 & 0x80 != 0
     if masked != expectMasked {
-      throw FrameError(.protocolError, expectMasked ? "client frames must be masked" : "server frames must not be masked")
+      throw FrameError(
+        .protocolError, expectMasked ? "client frames must be masked" : "server frames must not be masked")
     }
     if opcode.isControl && b1 & 0x7F > 125 {
       throw FrameError(.protocolError, "control frame longer than 125 bytes")
@@ -154,7 +159,8 @@ struct FrameParser {
       offset = 10
     }
     if expectMasked {
-      mask = UInt32(headerByte(offset)) | UInt32(headerByte(offset + 1)) << 8
+      mask =
+        UInt32(headerByte(offset)) | UInt32(headerByte(offset + 1)) << 8
         | UInt32(headerByte(offset + 2)) << 16 | UInt32(headerByte(offset + 3)) << 24
     }
     if !opcode.isControl {

@@ -1,0 +1,74 @@
+import CRealtimeHeader
+import RealtimeCore
+
+/// Fills `config` with the defaults of `RT_LISTEN_CONFIG_INIT`.
+@c @implementation public func rt_listen_config_init(_ config: UnsafeMutablePointer<rt_listen_config>?) -> rt_status {
+  guard let config else { return fail(nil, .invalidArgument, "config is NULL") }
+  config.pointee = rt_listen_config()
+  config.pointee.struct_size = MemoryLayout<rt_listen_config>.size
+  return RT_OK
+}
+
+/// A numeric option: 0 means `fallback`; otherwise it must be within 1...`limit`.
+private func option<T: BinaryInteger>(_ value: T, _ fallback: Int, limit: Int, _ name: String) throws(RealtimeError)
+  -> Int
+{
+  if value == 0 { return fallback }
+  guard value <= limit else { throw RealtimeError(.invalidArgument, "\(name) \(value) exceeds its maximum \(limit)") }
+  return Int(value)
+}
+
+/// Turns a caller's `rt_listen_config` (or NULL) into a ListenConfig, checking every limit.
+func decodeListenConfig(_ raw: UnsafePointer<rt_listen_config>?) throws(RealtimeError) -> ListenConfig {
+  var config = ListenConfig()
+  guard let raw else { return config }
+  try checkStructSize(raw, name: "rt_listen_config")
+  let c = raw.pointee
+  if let path = c.path {
+    guard let decoded = String(validatingCString: path), decoded.hasPrefix("/"), decoded.utf8.count <= 1024 else {
+      throw RealtimeError(.invalidArgument, "path must be UTF-8, start with '/' and be at most 1024 bytes")
+    }
+    config.session.path = decoded
+  }
+  config.session.maxMessageBytes = try option(c.max_message_bytes, 1 << 20, limit: 1 << 30, "max_message_bytes")
+  config.session.http.maxHeadBytes = try option(c.max_head_bytes, 16 << 10, limit: 1 << 20, "max_head_bytes")
+  config.session.http.maxFields = try option(c.max_head_fields, 64, limit: 10_000, "max_head_fields")
+  config.maxConnections = try option(c.max_connections, 10_000, limit: 10_000_000, "max_connections")
+  config.maxConnectionsPerIP = try option(c.max_connections_per_ip, 256, limit: 10_000_000, "max_connections_per_ip")
+  config.maxPendingHandshakes = try option(
+    c.max_pending_handshakes, 1024, limit: 10_000_000, "max_pending_handshakes")
+  config.handshakeTimeoutMs = UInt64(
+    try option(c.handshake_timeout_ms, 10_000, limit: 3_600_000, "handshake_timeout_ms"))
+  config.closeTimeoutMs = UInt64(try option(c.close_timeout_ms, 5_000, limit: 3_600_000, "close_timeout_ms"))
+  config.maxWriteQueueBytes = try option(c.max_write_queue_bytes, 4 << 20, limit: 1 << 30, "max_write_queue_bytes")
+  if let origins = c.allowed_origins {
+    guard c.allowed_origin_count <= 1024 else {
+      throw RealtimeError(.invalidArgument, "allowed_origin_count \(c.allowed_origin_count) exceeds 1024")
+    }
+    var list: [String] = []
+    for i in 0..<c.allowed_origin_count {
+      guard let entry = origins[i], let origin = String(validatingCString: entry) else {
+        throw RealtimeError(.invalidArgument, "allowed_origins[\(i)] is NULL or not UTF-8")
+      }
+      list.append(origin)
+    }
+    config.session.allowedOrigins = list
+  }
+  return config
+}
+
+@c @implementation public func rt_core_listen(
+  _ handle: OpaquePointer?, _ host: UnsafePointer<CChar>?, _ port: UInt16,
+  _ config: UnsafePointer<rt_listen_config>?, _ boundPort: UnsafeMutablePointer<UInt16>?
+) -> rt_status {
+  guard let handle else { return fail(nil, .invalidArgument, "core is NULL") }
+  guard let host else { return fail(handle, .invalidArgument, "host is NULL") }
+  return status(handle) { () throws(RealtimeError) in
+    guard let hostString = String(validatingCString: host) else {
+      throw RealtimeError(.invalidArgument, "host is not UTF-8")
+    }
+    let listenConfig = try decodeListenConfig(config)
+    let bound = try core(handle).listen(host: hostString, port: Int(port), config: listenConfig)
+    boundPort?.pointee = UInt16(truncatingIfNeeded: bound)
+  }
+}

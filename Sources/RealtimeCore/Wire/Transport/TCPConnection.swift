@@ -1,0 +1,159 @@
+import CLibUV
+
+/// One accepted TCP connection on the loop, carrying a `WebSocketSession`. It owns the socket,
+/// the write queue (capped: a client that does not read is closed, and never slows the others)
+/// and the handshake and close timers. Loop-thread only.
+final class TCPConnection: SessionTransport {
+  let handle: UnsafeMutablePointer<uv_tcp_t>
+  let peer: String
+  private(set) var session: WebSocketSession?
+  private let config: ListenConfig
+  let engine: Engine
+  private var queuedBytes = 0
+  private var finishing = false
+  private(set) var isClosed = false
+  private var timer: LoopTimer?
+  /// Called once when the socket has closed, so the owner forgets the connection.
+  var onClosed: ((TCPConnection) -> Void)?
+  /// Called once when the opening handshake succeeded.
+  var onOpened: ((TCPConnection) -> Void)?
+
+  /// Wraps a handle already initialised and accepted on `engine`'s loop.
+  init(handle: UnsafeMutablePointer<uv_tcp_t>, engine: Engine, config: ListenConfig, peer: String) {
+    self.handle = handle
+    self.engine = engine
+    self.config = config
+    self.peer = peer
+  }
+
+  /// Starts reading and the handshake timer.
+  func start() {
+    let session = WebSocketSession(config: config.session, transport: self)
+    self.session = session
+    handle.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+    timer = try? engine.schedule(after: config.handshakeTimeoutMs) { [unowned self] in
+      self.session?.refuse(
+        HTTPError(408, "the opening handshake took longer than \(self.config.handshakeTimeoutMs) ms"))
+    }
+    let stream = UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_stream_t.self)
+    let rc = uv_read_start(
+      stream,
+      { handle, _, buf in
+        // One buffer per loop serves every read: each read is consumed before the next.
+        guard let handle, let data = handle.pointee.data else { return }
+        let engine = Unmanaged<TCPConnection>.fromOpaque(data).takeUnretainedValue().engine
+        buf?.pointee = uv_buf_init(engine.readBuffer, UInt32(Engine.readBufferSize))
+      },
+      { stream, nread, buf in
+        guard let stream, let data = stream.pointee.data else { return }
+        let connection = Unmanaged<TCPConnection>.fromOpaque(data).takeUnretainedValue()
+        if nread > 0, let base = buf?.pointee.base {
+          connection.received(UnsafeRawBufferPointer(start: base, count: nread))
+        } else if nread < 0 {
+          connection.closeNow()
+        }
+      })
+    if rc != 0 { closeNow() }
+  }
+
+  private func received(_ bytes: UnsafeRawBufferPointer) {
+    guard let session, !finishing else { return }
+    let wasHandshaking = session.phase == .handshake
+    session.receive(bytes)
+    if wasHandshaking && session.phase == .open {
+      timer?.cancel()
+      timer = nil
+      onOpened?(self)
+    }
+  }
+
+  /// Queues bytes; over the cap the client is a slow consumer and is closed with 1008.
+  func write(_ bytes: [UInt8]) {
+    guard !isClosed, !bytes.isEmpty else { return }
+    if queuedBytes + bytes.count > config.maxWriteQueueBytes && !finishing {
+      engine.sink(.info, "closing slow consumer \(peer): \(queuedBytes) bytes queued")
+      finishing = true
+      enqueue(FrameEncoder.close(.policyViolation, reason: "slow consumer: write queue over its limit"))
+      finish()
+      return
+    }
+    enqueue(bytes)
+  }
+
+  private final class PendingWrite {
+    let memory: UnsafeMutableRawPointer
+    let count: Int
+    // Strong: a cancelled write's callback may run after the connection was forgotten.
+    let connection: TCPConnection
+    init(_ bytes: [UInt8], _ connection: TCPConnection) {
+      let count = bytes.count
+      let memory = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 1)
+      bytes.withUnsafeBytes { source in
+        if let base = source.baseAddress { memory.copyMemory(from: base, byteCount: count) }
+      }
+      self.count = count
+      self.memory = memory
+      self.connection = connection
+    }
+    deinit { memory.deallocate() }
+  }
+
+  private func enqueue(_ bytes: [UInt8]) {
+    let pending = PendingWrite(bytes, self)
+    let request = UnsafeMutablePointer<uv_write_t>.allocate(capacity: 1)
+    request.pointee.data = Unmanaged.passRetained(pending).toOpaque()
+    var buffer = uv_buf_init(pending.memory.assumingMemoryBound(to: CChar.self), UInt32(pending.count))
+    queuedBytes += pending.count
+    let stream = UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_stream_t.self)
+    let rc = uv_write(request, stream, &buffer, 1) { request, status in
+      guard let request else { return }
+      let pending = Unmanaged<PendingWrite>.fromOpaque(request.pointee.data).takeRetainedValue()
+      request.deallocate()
+      pending.connection.wrote(pending.count, status: status)
+    }
+    if rc != 0 {
+      Unmanaged<PendingWrite>.fromOpaque(request.pointee.data).release()
+      request.deallocate()
+      queuedBytes -= pending.count
+      closeNow()
+    }
+  }
+
+  private func wrote(_ count: Int, status: Int32) {
+    queuedBytes -= count
+    if status < 0 {
+      closeNow()
+    } else if finishing && queuedBytes == 0 {
+      closeNow()
+    }
+  }
+
+  /// Closes once queued bytes are written, or after the close timeout at the latest.
+  func finish() {
+    guard !isClosed else { return }
+    finishing = true
+    if queuedBytes == 0 { return closeNow() }
+    timer?.cancel()
+    timer = try? engine.schedule(after: config.closeTimeoutMs) { [unowned self] in self.closeNow() }
+  }
+
+  /// Closes the socket now (pending writes are cancelled). `detached`: the owner is going away
+  /// and must not be called back; libuv still frees the handle once it is closed.
+  func closeNow(detached: Bool = false) {
+    guard !isClosed else { return }
+    if detached { handle.pointee.data = nil }
+    isClosed = true
+    timer?.cancel()
+    timer = nil
+    session?.transportClosed()
+    uv_close(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)) { raw in
+      guard let raw else { return }
+      if let data = raw.pointee.data {
+        let connection = Unmanaged<TCPConnection>.fromOpaque(data).takeUnretainedValue()
+        connection.onClosed?(connection)
+      }
+      UnsafeMutableRawPointer(raw).deallocate()
+    }
+  }
+
+}

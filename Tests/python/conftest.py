@@ -1,0 +1,53 @@
+"""Fixtures: a real realtime-server process on a free loopback port, as users run it."""
+import os
+import pathlib
+import re
+import signal
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def server_binary() -> pathlib.Path:
+    env = os.environ.get("RT_SERVER")
+    if env:
+        return pathlib.Path(env)
+    out = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, capture_output=True, text=True, check=True)
+    return pathlib.Path(out.stdout.strip()) / "realtime-server"
+
+
+class Server:
+    def __init__(self, proc: subprocess.Popen, port: int):
+        self.proc = proc
+        self.port = port
+        self.url = f"ws://127.0.0.1:{port}/ws"
+
+    def rss_kib(self) -> int:
+        for line in pathlib.Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    binary = server_binary()
+    assert binary.exists(), f"build the server first (swift build): {binary}"
+    workdir = tmp_path_factory.mktemp("server")
+    proc = subprocess.Popen(
+        [str(binary), "--port", "0", "--in-memory", "--handshake-timeout-ms", "1000"],
+        cwd=workdir, stderr=subprocess.PIPE, text=True)
+    port = None
+    for line in proc.stderr:
+        match = re.search(r"listening on ws://127\.0\.0\.1:(\d+)/ws", line)
+        if match:
+            port = int(match.group(1))
+            break
+    assert port, "the server did not report its port"
+    yield Server(proc, port)
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=30) == 0, rest
+    assert "stopped cleanly" in rest
