@@ -310,6 +310,59 @@ rt_status rt_listen_config_init(rt_listen_config *config);
 rt_status rt_core_listen(rt_core *core, const char *host, uint16_t port, const rt_listen_config *config,
                          uint16_t *bound_port);
 
+/* ---------------------------------------------------------------------------------------------
+ * Connections on the host's own sockets
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * A WebSocket connection whose socket the host owns (a C server, Node, Go): the host feeds the
+ * bytes it reads with rt_conn_feed and writes out what the output callback gives it. The same
+ * protocol engine serves these and the core's own listener. Opaque.
+ */
+typedef struct rt_conn rt_conn;
+
+/**
+ * Receives bytes to write to the peer, in order. `data` is valid only during the call. Runs on
+ * the core's loop thread; it must not block and must not call rt_conn_close or any blocking rt_*
+ * function (it may copy the bytes and return).
+ */
+typedef void (*rt_conn_output_fn)(void *user_data, const uint8_t *data, size_t len);
+
+/**
+ * Called once when the connection is over (closing handshake done, protocol error, refused
+ * handshake, or the core stopping): the host closes its socket after writing everything output
+ * gave it. Runs on the loop thread, under the same rules as rt_conn_output_fn. The handle must
+ * still be released with rt_conn_close.
+ */
+typedef void (*rt_conn_end_fn)(void *user_data);
+
+/**
+ * Opens a host-fed connection in its opening-handshake state. `config` supplies the session
+ * rules (path, message and head limits, origins, handshake timeout; connection counts do not
+ * apply); NULL means the defaults. `output` is required; `end` and user_data may be NULL.
+ * Errors: RT_EINVAL, RT_EVERSION, RT_ESTATE (the loop is not running). Any thread; on a thread
+ * other than the loop's it waits for the loop.
+ */
+rt_status rt_conn_open(rt_core *core, const rt_listen_config *config, rt_conn_output_fn output,
+                       rt_conn_end_fn end, void *user_data, rt_conn **out);
+
+/**
+ * Hands the core `len` bytes the host read from its socket (copied; at most 16 MiB per call).
+ * On the loop's thread they are processed before this returns; on another thread they are queued
+ * in order and processed on the loop. Bytes for a connection that has ended are ignored.
+ * Errors: RT_EINVAL (conn NULL, data NULL with len > 0, len too large), RT_ESTATE (the core is
+ * not running); rt_core_errmsg of the connection's core gives the detail. Any thread.
+ */
+rt_status rt_conn_feed(rt_conn *conn, const uint8_t *data, size_t len);
+
+/**
+ * Ends the connection if it is still open (without a closing handshake: the host is closing its
+ * socket), guarantees that neither callback runs after it returns, frees the handle and sets
+ * *conn to NULL. Idempotent like rt_core_close. Any thread except inside this connection's own
+ * callbacks; may be called after rt_core_close of its core.
+ */
+rt_status rt_conn_close(rt_conn **conn);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

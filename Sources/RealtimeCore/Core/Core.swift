@@ -123,7 +123,7 @@ public final class Core: @unchecked Sendable {
   func call<T: Sendable>(
     _ body: @escaping @Sendable (Engine, @escaping @Sendable (T) -> Void) -> Void
   ) throws(RealtimeError) -> T {
-    if loopThread.withLock({ $0?.isCurrent ?? false }) {
+    if isOnLoopThread {
       throw RealtimeError(.state, "this call blocks, so it cannot be made on the core's loop thread")
     }
     let waiter = try Waiter<T>()
@@ -151,6 +151,52 @@ public final class Core: @unchecked Sendable {
       }
     }
     return try result.get()
+  }
+
+  /// Whether the calling thread is this core's loop thread.
+  var isOnLoopThread: Bool { loopThread.withLock { $0?.isCurrent ?? false } }
+
+  /// Opens a WebSocket connection whose socket the host owns. `output` receives the bytes to write
+  /// to the peer, and `ended` is called once when the session is over (the host then closes its
+  /// socket); both run on the loop thread. Returns the connection's id. Any thread.
+  public func openHostConnection(
+    config: ListenConfig = ListenConfig(), output: @escaping @Sendable (UnsafeRawBufferPointer) -> Void,
+    ended: @escaping @Sendable () -> Void
+  ) throws(RealtimeError) -> UInt64 {
+    if isOnLoopThread {
+      return try engine.openHostConnection(config: config, output: output, ended: ended)
+    }
+    let result: Result<UInt64, RealtimeError> = try call { engine, reply in
+      do throws(RealtimeError) {
+        reply(.success(try engine.openHostConnection(config: config, output: output, ended: ended)))
+      } catch {
+        reply(.failure(error))
+      }
+    }
+    return try result.get()
+  }
+
+  /// Bytes the host read from a host connection's socket. Processed at once on the loop thread,
+  /// otherwise copied and queued. Any thread.
+  public func feedHostConnection(_ id: UInt64, _ bytes: UnsafeRawBufferPointer) throws(RealtimeError) {
+    if isOnLoopThread { return engine.feedHostConnection(id, bytes) }
+    let copy = Array(bytes)
+    let engine = self.engine
+    try post { copy.withUnsafeBytes { engine.feedHostConnection(id, $0) } }
+  }
+
+  /// Ends a host connection without further callbacks: when this returns, `output` and `ended` of
+  /// that connection are not called again. A stopped core has already ended it. Any thread.
+  public func closeHostConnection(_ id: UInt64) throws(RealtimeError) {
+    if isOnLoopThread { return engine.closeHostConnection(id) }
+    do {
+      let _: Bool = try call { engine, reply in
+        engine.closeHostConnection(id)
+        reply(true)
+      }
+    } catch  where error.code == .state {
+      return  // not running: shutdown already ended every host connection
+    }
   }
 
   /// Appends `payload` to the durable log `stream` (created on first use); `completion` runs on the

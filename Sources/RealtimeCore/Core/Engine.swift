@@ -16,6 +16,8 @@ final class Engine: @unchecked Sendable {
   private var connections: [ObjectIdentifier: TCPConnection] = [:]
   private var connectionsPerIP: [String: Int] = [:]
   private var handshaking = 0
+  private var hostConnections: [UInt64: HostConnection] = [:]
+  private var nextHostConnectionID: UInt64 = 1
 
   /// Every socket read of this loop lands here and is consumed before the next read.
   static let readBufferSize = 64 << 10
@@ -156,6 +158,32 @@ final class Engine: @unchecked Sendable {
     }
   }
 
+  /// Opens a connection whose socket the host owns; returns its id. Loop thread.
+  func openHostConnection(
+    config: ListenConfig, output: @escaping (UnsafeRawBufferPointer) -> Void, ended: @escaping () -> Void
+  ) throws(RealtimeError) -> UInt64 {
+    guard isRunning else { throw RealtimeError(.closed, "the core is stopping") }
+    let id = nextHostConnectionID
+    nextHostConnectionID += 1
+    let connection = HostConnection(id: id, output: output) { [unowned self] in
+      self.hostConnections[id] = nil
+      ended()
+    }
+    hostConnections[id] = connection
+    connection.start(config: config, engine: self)
+    return id
+  }
+
+  /// Feeds bytes to a host connection; unknown (already ended) ids are ignored. Loop thread.
+  func feedHostConnection(_ id: UInt64, _ bytes: UnsafeRawBufferPointer) {
+    hostConnections[id]?.feed(bytes)
+  }
+
+  /// Forgets a host connection without calling the host back. Loop thread.
+  func closeHostConnection(_ id: UInt64) {
+    hostConnections.removeValue(forKey: id)?.detach()
+  }
+
   /// The loop's clock in milliseconds (libuv's cached time). Loop thread.
   var now: UInt64 { loop.map(LoopTimer.now) ?? 0 }
 
@@ -177,6 +205,11 @@ final class Engine: @unchecked Sendable {
     }
     connections = [:]
     connectionsPerIP = [:]
+    for connection in hostConnections.values {
+      connection.session?.close(.goingAway, reason: "server shutting down")
+      connection.finish()
+    }
+    hostConnections = [:]
     handshaking = 0
     log.drainAndClose()
     for timer in Array(timers.values) { timer.cancel() }

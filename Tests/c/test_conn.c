@@ -1,0 +1,193 @@
+/*
+ * Connections on the host's own sockets (rt_conn_*): the host feeds bytes and collects what the
+ * output callback hands back, both with the core on its own thread (rt_core_sync orders the
+ * feed before the check) and attached to the host's loop (processed before rt_conn_feed
+ * returns).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <realtime.h>
+#include <uv.h>
+
+#include "harness.h"
+
+/* What the core asked the host to write, and whether it ended the connection. */
+struct sink {
+    pthread_mutex_t mu;
+    unsigned char data[65536];
+    size_t len;
+    int ended;
+};
+
+static void sink_init(struct sink *s)
+{
+    memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->mu, NULL);
+}
+
+static void on_output(void *user_data, const uint8_t *data, size_t len)
+{
+    struct sink *s = user_data;
+    pthread_mutex_lock(&s->mu);
+    if (s->len + len <= sizeof s->data) {
+        memcpy(s->data + s->len, data, len);
+        s->len += len;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void on_end(void *user_data)
+{
+    struct sink *s = user_data;
+    pthread_mutex_lock(&s->mu);
+    s->ended++;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static const char upgrade[] =
+    "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+/* A masked client frame with a payload of < 126 bytes. */
+static size_t client_frame(unsigned char *out, unsigned opcode, const char *payload, size_t n)
+{
+    static const unsigned char mask[4] = {0x11, 0x22, 0x33, 0x44};
+    size_t i;
+    out[0] = (unsigned char)(0x80 | opcode);
+    out[1] = (unsigned char)(0x80 | n);
+    memcpy(out + 2, mask, 4);
+    for (i = 0; i < n; i++)
+        out[6 + i] = (unsigned char)(payload[i] ^ mask[i % 4]);
+    return 6 + n;
+}
+
+static int sink_has(struct sink *s, const char *needle)
+{
+    int found;
+    pthread_mutex_lock(&s->mu);
+    s->data[s->len < sizeof s->data ? s->len : sizeof s->data - 1] = 0;
+    found = strstr((const char *)s->data, needle) != NULL;
+    pthread_mutex_unlock(&s->mu);
+    return found;
+}
+
+static void test_host_fed_connection(void)
+{
+    rt_config cfg = RT_CONFIG_INIT;
+    rt_core *core = NULL;
+    rt_conn *conn = NULL;
+    struct sink s;
+    unsigned char frame[256];
+    size_t n;
+
+    sink_init(&s);
+    CHECK_EQ_INT(rt_core_open(&cfg, &core), RT_OK);
+    if (core == NULL)
+        return;
+    CHECK_EQ_INT(rt_conn_open(core, NULL, on_output, on_end, &s, &conn), RT_ESTATE);
+    CHECK(conn == NULL);
+    CHECK_EQ_INT(rt_core_start(core), RT_OK);
+    CHECK_EQ_INT(rt_conn_open(core, NULL, NULL, on_end, &s, &conn), RT_EINVAL);
+    CHECK_EQ_INT(rt_conn_open(core, NULL, on_output, on_end, &s, NULL), RT_EINVAL);
+    CHECK_EQ_INT(rt_conn_open(core, NULL, on_output, on_end, &s, &conn), RT_OK);
+
+    /* The handshake, split in two feeds. */
+    CHECK_EQ_INT(rt_conn_feed(conn, (const uint8_t *)upgrade, 20), RT_OK);
+    CHECK_EQ_INT(rt_conn_feed(conn, (const uint8_t *)upgrade + 20, sizeof upgrade - 1 - 20), RT_OK);
+    CHECK_EQ_INT(rt_core_sync(core), RT_OK); /* the feeds ran before the barrier */
+    CHECK(sink_has(&s, "HTTP/1.1 101 Switching Protocols\r\n"));
+    CHECK(sink_has(&s, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+
+    /* A ping is answered with a pong; a close with a close, and the end callback. */
+    pthread_mutex_lock(&s.mu);
+    s.len = 0;
+    pthread_mutex_unlock(&s.mu);
+    n = client_frame(frame, 0x9, "hi", 2);
+    CHECK_EQ_INT(rt_conn_feed(conn, frame, n), RT_OK);
+    n = client_frame(frame, 0x8, "\x03\xe8", 2);
+    CHECK_EQ_INT(rt_conn_feed(conn, frame, n), RT_OK);
+    CHECK_EQ_INT(rt_core_sync(core), RT_OK);
+    pthread_mutex_lock(&s.mu);
+    CHECK_EQ_INT(s.len, 8);
+    CHECK(s.len == 8 && memcmp(s.data, "\x8a\x02hi\x88\x02\x03\xe8", 8) == 0);
+    CHECK_EQ_INT(s.ended, 1);
+    pthread_mutex_unlock(&s.mu);
+
+    CHECK_EQ_INT(rt_conn_feed(conn, frame, n), RT_OK); /* after the end: ignored */
+    CHECK_EQ_INT(rt_conn_feed(conn, NULL, 1), RT_EINVAL);
+    CHECK_EQ_INT(rt_conn_feed(NULL, frame, 1), RT_EINVAL);
+    CHECK_EQ_INT(rt_conn_close(&conn), RT_OK);
+    CHECK(conn == NULL);
+    CHECK_EQ_INT(rt_conn_close(&conn), RT_OK);
+    CHECK_EQ_INT(rt_conn_close(NULL), RT_OK);
+    CHECK_EQ_INT(rt_core_close(&core), RT_OK);
+}
+
+static void test_garbage_is_refused_and_close_after_core_close(void)
+{
+    rt_config cfg = RT_CONFIG_INIT;
+    rt_core *core = NULL;
+    rt_conn *conn = NULL;
+    rt_conn *open_conn = NULL;
+    struct sink s, t;
+    static const char garbage[] = "\x16\x03\x01 not http at all\r\n\r\n";
+
+    sink_init(&s);
+    sink_init(&t);
+    CHECK_EQ_INT(rt_core_open(&cfg, &core), RT_OK);
+    if (core == NULL)
+        return;
+    CHECK_EQ_INT(rt_core_start(core), RT_OK);
+    CHECK_EQ_INT(rt_conn_open(core, NULL, on_output, on_end, &s, &conn), RT_OK);
+    CHECK_EQ_INT(rt_conn_feed(conn, (const uint8_t *)garbage, sizeof garbage - 1), RT_OK);
+    CHECK_EQ_INT(rt_core_sync(core), RT_OK);
+    CHECK(sink_has(&s, "HTTP/1.1 400 Bad Request\r\n"));
+    CHECK_EQ_INT(s.ended, 1);
+
+    /* A connection still open when the core closes is told to go away and ended. */
+    CHECK_EQ_INT(rt_conn_open(core, NULL, on_output, on_end, &t, &open_conn), RT_OK);
+    CHECK_EQ_INT(rt_conn_feed(open_conn, (const uint8_t *)upgrade, sizeof upgrade - 1), RT_OK);
+    CHECK_EQ_INT(rt_core_close(&core), RT_OK);
+    CHECK_EQ_INT(t.ended, 1);
+    /* The last frame is a close with code 1001 and its reason. */
+    CHECK(sink_has(&t, "\x88\x16\x03\xe9server shutting down"));
+    CHECK_EQ_INT(rt_conn_feed(open_conn, (const uint8_t *)"x", 1), RT_ESTATE);
+    CHECK_EQ_INT(rt_conn_close(&open_conn), RT_OK);
+    CHECK_EQ_INT(rt_conn_close(&conn), RT_OK);
+}
+
+static void test_attached_feed_is_processed_before_it_returns(void)
+{
+    rt_config cfg = RT_CONFIG_INIT;
+    rt_core *core = NULL;
+    rt_conn *conn = NULL;
+    struct sink s;
+    uv_loop_t loop;
+
+    sink_init(&s);
+    CHECK_EQ_INT(uv_loop_init(&loop), 0);
+    CHECK_EQ_INT(rt_core_open(&cfg, &core), RT_OK);
+    if (core == NULL)
+        return;
+    CHECK_EQ_INT(rt_core_attach(core, &loop), RT_OK);
+    CHECK_EQ_INT(rt_conn_open(core, NULL, on_output, on_end, &s, &conn), RT_OK);
+    CHECK_EQ_INT(rt_conn_feed(conn, (const uint8_t *)upgrade, sizeof upgrade - 1), RT_OK);
+    CHECK(sink_has(&s, "HTTP/1.1 101 Switching Protocols\r\n"));
+    CHECK_EQ_INT(rt_conn_close(&conn), RT_OK);
+    CHECK_EQ_INT(s.ended, 0); /* closed by the host: no callback */
+    CHECK_EQ_INT(rt_core_stop(core), RT_OK);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_EQ_INT(uv_loop_close(&loop), 0);
+    CHECK_EQ_INT(rt_core_close(&core), RT_OK);
+}
+
+int main(void)
+{
+    RUN(test_host_fed_connection);
+    RUN(test_garbage_is_refused_and_close_after_core_close);
+    RUN(test_attached_feed_is_processed_before_it_returns);
+    return harness_summary();
+}
