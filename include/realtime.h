@@ -280,6 +280,11 @@ typedef struct rt_listen_config {
     uint32_t handshake_timeout_ms;
     /** Milliseconds allowed for a closing handshake before the socket is dropped. Default 5000. */
     uint32_t close_timeout_ms;
+    /**
+     * Milliseconds of silence after which a client is closed with 1001; it is pinged after half
+     * of it. Default 60000. Host-fed connections (rt_conn_*) leave keepalive to the host.
+     */
+    uint32_t idle_timeout_ms;
     /** Bytes queued for one client before it is closed as a slow consumer (1008). Default 4 MiB. */
     size_t max_write_queue_bytes;
     /**
@@ -292,7 +297,7 @@ typedef struct rt_listen_config {
 } rt_listen_config;
 
 /** Static initialiser with every default: `rt_listen_config lc = RT_LISTEN_CONFIG_INIT;` */
-#define RT_LISTEN_CONFIG_INIT {sizeof(rt_listen_config), NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0}
+#define RT_LISTEN_CONFIG_INIT {sizeof(rt_listen_config), NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0}
 
 /** Sets *config to the defaults (RT_LISTEN_CONFIG_INIT). RT_EINVAL if config is NULL. Any thread. */
 rt_status rt_listen_config_init(rt_listen_config *config);

@@ -37,7 +37,7 @@ def server(tmp_path_factory):
     assert binary.exists(), f"build the server first (swift build): {binary}"
     workdir = tmp_path_factory.mktemp("server")
     proc = subprocess.Popen(
-        [str(binary), "--port", "0", "--in-memory", "--handshake-timeout-ms", "1000"],
+        [str(binary), "--port", "0", "--in-memory", "--handshake-timeout-ms", "1000", "--idle-timeout-ms", "1000"],
         cwd=workdir, stderr=subprocess.PIPE, text=True)
     port = None
     for line in proc.stderr:

@@ -224,3 +224,20 @@ def test_server_still_serves_clients_after_the_battery(server):
 
     assert asyncio.run(main()) == 1000
     assert server.proc.poll() is None
+
+
+def test_a_silent_client_is_pinged_then_closed_with_1001(server):
+    # The fixture's server has a 1 s idle timeout: a ping after 0.5 s of silence, the close at 1 s.
+    sock = open_raw(server)
+    sock.settimeout(10)
+    started = time.monotonic()
+    buf = b""
+    while True:
+        chunk = sock.recv(4096)
+        assert chunk, "closed without a close frame"
+        buf += chunk
+        if buf[:1] == b"\x89":  # the server's ping (we do not answer it)
+            break
+    code = read_frames_until_close(sock)
+    assert code == 1001
+    assert time.monotonic() - started < 5

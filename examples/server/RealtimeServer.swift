@@ -21,6 +21,9 @@ struct RealtimeServer: ParsableCommand {
   @Option(help: "Milliseconds a client has to complete the WebSocket handshake.")
   var handshakeTimeoutMs: UInt64 = 10_000
 
+  @Option(help: "Milliseconds of client silence before it is closed (pinged at half of it).")
+  var idleTimeoutMs: UInt64 = 60_000
+
   @Option(help: "SQLite database file, created with its directory if missing.")
   var db = "./data/realtime.db"
 
@@ -36,6 +39,7 @@ struct RealtimeServer: ParsableCommand {
   func validate() throws {
     guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
     guard !host.isEmpty else { throw ValidationError("--host must not be empty") }
+    guard handshakeTimeoutMs > 0, idleTimeoutMs > 0 else { throw ValidationError("timeouts must be positive") }
   }
 
   func run() throws {
@@ -62,7 +66,8 @@ struct RealtimeServer: ParsableCommand {
           logHandler: { level, message in coreLogger.log(level: level.swiftLog, "\(message)") }))
       try core.start()
       let bound = try core.listen(
-        host: host, port: port, config: ListenConfig(handshakeTimeoutMs: handshakeTimeoutMs))
+        host: host, port: port,
+        config: ListenConfig(handshakeTimeoutMs: handshakeTimeoutMs, idleTimeoutMs: idleTimeoutMs))
       logger.info("listening on ws://\(host):\(bound)/ws")
     } catch {
       logger.error("cannot start: \(error)")

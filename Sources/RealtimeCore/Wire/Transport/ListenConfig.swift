@@ -14,13 +14,15 @@ public struct ListenConfig: Sendable {
   public var maxWriteQueueBytes: Int
   /// Time allowed for a closing handshake before the connection is dropped, in milliseconds.
   public var closeTimeoutMs: UInt64
+  /// A client silent for half this long is pinged; silent for all of it, it is closed with 1001.
+  public var idleTimeoutMs: UInt64
 
   /// Defaults: 10,000 connections, 256 per IP, 1,024 handshaking, 10 s handshake, 4 MiB queue,
-  /// 5 s close.
+  /// 5 s close, 60 s idle.
   public init(
     session: SessionConfig = SessionConfig(), maxConnections: Int = 10_000, maxConnectionsPerIP: Int = 256,
     maxPendingHandshakes: Int = 1024, handshakeTimeoutMs: UInt64 = 10_000, maxWriteQueueBytes: Int = 4 << 20,
-    closeTimeoutMs: UInt64 = 5_000
+    closeTimeoutMs: UInt64 = 5_000, idleTimeoutMs: UInt64 = 60_000
   ) {
     self.session = session
     self.maxConnections = maxConnections
@@ -29,5 +31,6 @@ public struct ListenConfig: Sendable {
     self.handshakeTimeoutMs = handshakeTimeoutMs
     self.maxWriteQueueBytes = maxWriteQueueBytes
     self.closeTimeoutMs = closeTimeoutMs
+    self.idleTimeoutMs = idleTimeoutMs
   }
 }

@@ -13,6 +13,8 @@ final class TCPConnection: SessionTransport {
   private var finishing = false
   private(set) var isClosed = false
   private var timer: LoopTimer?
+  private var keepalive: LoopTimer?
+  private var lastHeard: UInt64 = 0
   /// Called once when the socket has closed, so the owner forgets the connection.
   var onClosed: ((TCPConnection) -> Void)?
   /// Called once when the opening handshake succeeded.
@@ -58,12 +60,31 @@ final class TCPConnection: SessionTransport {
 
   private func received(_ bytes: UnsafeRawBufferPointer) {
     guard let session, !finishing else { return }
+    lastHeard = engine.now
     let wasHandshaking = session.phase == .handshake
     session.receive(bytes)
     if wasHandshaking && session.phase == .open {
       timer?.cancel()
       timer = nil
+      startKeepalive()
       onOpened?(self)
+    }
+  }
+
+  /// Pings a client that has been silent for half the idle timeout, and closes one silent for all
+  /// of it (with 1001), so dead peers do not hold connections open.
+  private func startKeepalive() {
+    let idle = config.idleTimeoutMs
+    let half = max(idle / 2, 1)
+    keepalive = try? engine.schedule(after: half, every: half) { [unowned self] in
+      let silent = self.engine.now &- self.lastHeard
+      if silent >= idle {
+        self.engine.sink(.info, "closing \(self.peer): silent for \(silent) ms")
+        self.session?.close(.goingAway, reason: "no answer to keepalive pings")
+        self.closeNow()
+      } else if silent >= half {
+        self.session?.ping()
+      }
     }
   }
 
@@ -145,6 +166,8 @@ final class TCPConnection: SessionTransport {
     isClosed = true
     timer?.cancel()
     timer = nil
+    keepalive?.cancel()
+    keepalive = nil
     session?.transportClosed()
     uv_close(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)) { raw in
       guard let raw else { return }
