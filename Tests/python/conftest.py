@@ -4,6 +4,7 @@ import pathlib
 import re
 import signal
 import subprocess
+import threading
 
 import pytest
 
@@ -37,17 +38,24 @@ def server(tmp_path_factory):
     assert binary.exists(), f"build the server first (swift build): {binary}"
     workdir = tmp_path_factory.mktemp("server")
     proc = subprocess.Popen(
-        [str(binary), "--port", "0", "--in-memory", "--handshake-timeout-ms", "1000", "--idle-timeout-ms", "1000"],
+        [str(binary), "--port", "0", "--in-memory", "--handshake-timeout-ms", "1000", "--idle-timeout-ms", "1000",
+         "--max-write-queue-bytes", str(256 << 10), "--log-level", "debug"],
         cwd=workdir, stderr=subprocess.PIPE, text=True)
     port = None
+    log = []
     for line in proc.stderr:
+        log.append(line)
         match = re.search(r"listening on ws://127\.0\.0\.1:(\d+)/ws", line)
         if match:
             port = int(match.group(1))
             break
-    assert port, "the server did not report its port"
+    assert port, "the server did not report its port:\n" + "".join(log)
+    # Keep draining the log: a full pipe would block the server's writes, and its loop with them.
+    drain = threading.Thread(target=lambda: log.extend(proc.stderr), daemon=True)
+    drain.start()
     yield Server(proc, port)
     proc.send_signal(signal.SIGTERM)
-    rest = proc.stderr.read()
-    assert proc.wait(timeout=30) == 0, rest
-    assert "stopped cleanly" in rest
+    status = proc.wait(timeout=30)
+    drain.join(timeout=10)
+    assert status == 0, "".join(log[-50:])
+    assert any("stopped cleanly" in line for line in log)

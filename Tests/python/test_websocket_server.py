@@ -62,21 +62,24 @@ def open_raw(server):
 
 def read_frames_until_close(sock):
     """Reads server frames until a close frame; returns its code (None when it had none)."""
-    buf = b""
+    buf = bytearray()
+    pos = 0
     while True:
-        while len(buf) >= 2:
-            n = buf[1] & 0x7F
+        while len(buf) - pos >= 2:
+            n = buf[pos + 1] & 0x7F
             offset = 2
             if n == 126:
-                n, offset = struct.unpack(">H", buf[2:4])[0], 4
+                n, offset = struct.unpack(">H", buf[pos + 2:pos + 4])[0], 4
             elif n == 127:
-                n, offset = struct.unpack(">Q", buf[2:10])[0], 10
-            if len(buf) < offset + n:
+                n, offset = struct.unpack(">Q", buf[pos + 2:pos + 10])[0], 10
+            if len(buf) - pos < offset + n:
                 break
-            opcode, payload = buf[0] & 0x0F, buf[offset:offset + n]
-            buf = buf[offset + n:]
+            opcode, payload = buf[pos] & 0x0F, bytes(buf[pos + offset:pos + offset + n])
+            pos += offset + n
             if opcode == 0x8:
                 return struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else None
+        del buf[:pos]
+        pos = 0
         chunk = sock.recv(65536)
         if not chunk:
             raise AssertionError("connection closed without a close frame")
@@ -241,3 +244,31 @@ def test_a_silent_client_is_pinged_then_closed_with_1001(server):
     code = read_frames_until_close(sock)
     assert code == 1001
     assert time.monotonic() - started < 5
+
+
+def test_a_client_that_does_not_read_is_closed_with_1008_and_others_are_not_slowed(server):
+    # Pings whose pongs are never read pile up in the server's queue for this client (256 KiB in
+    # the fixture) once the kernel buffers are full; the server then closes it with 1008.
+    slow = open_raw(server)
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    ping = frame(0x9, b"p" * 125)
+    sent = 0
+    slow.settimeout(0.5)
+    try:
+        while sent < 200_000:
+            slow.sendall(ping * 100)
+            sent += 100
+    except (socket.timeout, BrokenPipeError, ConnectionResetError):
+        pass  # the server stopped reading from us: expected once it gave up on this client
+    # Meanwhile another client is served at once.
+    async def main():
+        async with websockets.connect(server.url) as ws:
+            started = time.monotonic()
+            await asyncio.wait_for(await ws.ping(), 5)
+            return time.monotonic() - started
+
+    assert asyncio.run(main()) < 1.0
+    # Reading now drains the backlog of pongs, then the close frame (within the close timeout).
+    slow.settimeout(10)
+    assert read_frames_until_close(slow) == 1008
+    assert server.proc.poll() is None

@@ -24,6 +24,9 @@ struct RealtimeServer: ParsableCommand {
   @Option(help: "Milliseconds of client silence before it is closed (pinged at half of it).")
   var idleTimeoutMs: UInt64 = 60_000
 
+  @Option(help: "Bytes queued for one client before it is closed as a slow consumer (1008).")
+  var maxWriteQueueBytes: Int = 4 << 20
+
   @Option(help: "SQLite database file, created with its directory if missing.")
   var db = "./data/realtime.db"
 
@@ -40,6 +43,7 @@ struct RealtimeServer: ParsableCommand {
     guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
     guard !host.isEmpty else { throw ValidationError("--host must not be empty") }
     guard handshakeTimeoutMs > 0, idleTimeoutMs > 0 else { throw ValidationError("timeouts must be positive") }
+    guard maxWriteQueueBytes >= 4096 else { throw ValidationError("--max-write-queue-bytes must be at least 4096") }
   }
 
   func run() throws {
@@ -67,7 +71,9 @@ struct RealtimeServer: ParsableCommand {
       try core.start()
       let bound = try core.listen(
         host: host, port: port,
-        config: ListenConfig(handshakeTimeoutMs: handshakeTimeoutMs, idleTimeoutMs: idleTimeoutMs))
+        config: ListenConfig(
+          handshakeTimeoutMs: handshakeTimeoutMs, maxWriteQueueBytes: maxWriteQueueBytes,
+          idleTimeoutMs: idleTimeoutMs))
       logger.info("listening on ws://\(host):\(bound)/ws")
     } catch {
       logger.error("cannot start: \(error)")

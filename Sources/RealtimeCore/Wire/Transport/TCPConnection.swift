@@ -52,10 +52,10 @@ final class TCPConnection: SessionTransport {
         if nread > 0, let base = buf?.pointee.base {
           connection.received(UnsafeRawBufferPointer(start: base, count: nread))
         } else if nread < 0 {
-          connection.closeNow()
+          connection.closeNow(why: "read ended: \(String(cString: uv_strerror(Int32(nread))))")
         }
       })
-    if rc != 0 { closeNow() }
+    if rc != 0 { closeNow(why: "cannot read: \(String(cString: uv_strerror(rc)))") }
   }
 
   private func received(_ bytes: UnsafeRawBufferPointer) {
@@ -81,25 +81,39 @@ final class TCPConnection: SessionTransport {
       if silent >= idle {
         self.engine.sink(.info, "closing \(self.peer): silent for \(silent) ms")
         self.session?.close(.goingAway, reason: "no answer to keepalive pings")
-        self.closeNow()
+        self.closeNow(why: "silent")
       } else if silent >= half {
         self.session?.ping()
       }
     }
   }
 
-  /// Queues bytes; over the cap the client is a slow consumer and is closed with 1008.
+  /// Queues bytes. A client whose queue would pass the cap is a slow consumer: it is closed with
+  /// 1008 (the close frame goes after its backlog), and it is never allowed to slow the others.
   func write(_ bytes: [UInt8]) {
     guard !isClosed, !bytes.isEmpty else { return }
-    if queuedBytes + bytes.count > config.maxWriteQueueBytes && !finishing {
+    if overLimit {
+      // Only the session's close frame still goes out, once.
+      if closeFrameAllowed {
+        closeFrameAllowed = false
+        enqueue(bytes)
+      }
+      return
+    }
+    if queuedBytes + bytes.count > config.maxWriteQueueBytes {
       engine.sink(.info, "closing slow consumer \(peer): \(queuedBytes) bytes queued")
-      finishing = true
-      enqueue(FrameEncoder.close(.policyViolation, reason: "slow consumer: write queue over its limit"))
+      overLimit = true
+      closeFrameAllowed = true
+      session?.close(.policyViolation, reason: "slow consumer: write queue over its limit")
+      closeFrameAllowed = false
       finish()
       return
     }
     enqueue(bytes)
   }
+
+  private var overLimit = false
+  private var closeFrameAllowed = false
 
   private final class PendingWrite {
     let memory: UnsafeMutableRawPointer
@@ -136,32 +150,62 @@ final class TCPConnection: SessionTransport {
       Unmanaged<PendingWrite>.fromOpaque(request.pointee.data).release()
       request.deallocate()
       queuedBytes -= pending.count
-      closeNow()
+      closeNow(why: "cannot write: \(String(cString: uv_strerror(rc)))")
     }
   }
 
   private func wrote(_ count: Int, status: Int32) {
     queuedBytes -= count
     if status < 0 {
-      closeNow()
+      closeNow(why: "write failed: \(String(cString: uv_strerror(status)))")
     } else if finishing && queuedBytes == 0 {
-      closeNow()
+      shutdownWrites()
     }
   }
 
-  /// Closes once queued bytes are written, or after the close timeout at the latest.
+  /// Ends the connection gracefully: once the queued bytes are written, our side of the stream is
+  /// shut down (FIN) and whatever the peer still sends is read and discarded until it closes too,
+  /// or until the close timeout. Closing at once instead would make the kernel answer the peer's
+  /// unread data with a reset, which destroys what we sent last (the close frame, the HTTP error).
   func finish() {
-    guard !isClosed else { return }
+    guard !isClosed, !finishing else { return }
     finishing = true
-    if queuedBytes == 0 { return closeNow() }
+    keepalive?.cancel()
+    keepalive = nil
     timer?.cancel()
-    timer = try? engine.schedule(after: config.closeTimeoutMs) { [unowned self] in self.closeNow() }
+    timer = try? engine.schedule(after: config.closeTimeoutMs) { [unowned self] in
+      self.closeNow(why: "the peer did not close within \(self.config.closeTimeoutMs) ms")
+    }
+    if queuedBytes == 0 { shutdownWrites() }
+  }
+
+  private var shutdownStarted = false
+
+  private func shutdownWrites() {
+    guard !isClosed, !shutdownStarted else { return }
+    shutdownStarted = true
+    let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
+    // The request keeps the connection alive until libuv is done with it.
+    request.pointee.data = Unmanaged.passRetained(self).toOpaque()
+    let stream = UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_stream_t.self)
+    let rc = uv_shutdown(request, stream) { request, status in
+      guard let request else { return }
+      let connection = Unmanaged<TCPConnection>.fromOpaque(request.pointee.data).takeRetainedValue()
+      request.deallocate()
+      if status < 0 { connection.closeNow(why: "shutdown failed: \(String(cString: uv_strerror(status)))") }
+    }
+    if rc != 0 {
+      Unmanaged<TCPConnection>.fromOpaque(request.pointee.data).release()
+      request.deallocate()
+      closeNow(why: "cannot shut down: \(String(cString: uv_strerror(rc)))")
+    }
   }
 
   /// Closes the socket now (pending writes are cancelled). `detached`: the owner is going away
   /// and must not be called back; libuv still frees the handle once it is closed.
-  func closeNow(detached: Bool = false) {
+  func closeNow(detached: Bool = false, why: @autoclosure () -> String = "closed by the server") {
     guard !isClosed else { return }
+    engine.sink(.debug, "connection \(peer) closed: \(why())")
     if detached { handle.pointee.data = nil }
     isClosed = true
     timer?.cancel()
