@@ -1,8 +1,14 @@
 // swift-tools-version:6.1
 // libFuzzer targets for what RealtimeCore reads from outside. Build and run:
 //
-//   cd fuzz && swift build -c release --sanitize=fuzzer --sanitize=address
-//   .build/release/fuzz-store-open -max_total_time=60 corpus/store-open
+//   cd fuzz && swift build -c release --sanitize=fuzzer
+//   .build/release/fuzz-frames -max_total_time=60 corpus/frames
+//
+// Only --sanitize=fuzzer: with Swift 6.3.1, adding address sanitizing to the same build drops the
+// coverage instrumentation, and libFuzzer then mutates blindly. Swift's own checks (bounds,
+// overflow, exclusivity) stay on in release builds and trap on memory misuse in Swift code.
+//   .build/release/fuzz-http-head -max_total_time=60 corpus/http-head
+//   .build/release/fuzz-frames -max_total_time=60 corpus/frames
 //
 // Each target is also run over its committed seed corpus by the test suite (scripts/test.sh).
 import PackageDescription
@@ -15,6 +21,16 @@ let package = Package(
     // never crash, and never change a file it refuses.
     .executableTarget(
       name: "fuzz-store-open",
-      dependencies: [.product(name: "RealtimeCore", package: "RealtimeCore")])
+      dependencies: [.product(name: "RealtimeCore", package: "RealtimeCore")]),
+    // Arbitrary bytes as a request head, cut into two reads at a point the first byte chooses:
+    // never a crash, always an answer the server can send, the same answer for every cut.
+    .executableTarget(
+      name: "fuzz-http-head",
+      dependencies: [.product(name: "RealtimeCore", package: "RealtimeCore")]),
+    // Arbitrary bytes as client frames, read in chunks of a size the first byte chooses: never a
+    // crash or an oversized allocation, the same events for every chunk size.
+    .executableTarget(
+      name: "fuzz-frames",
+      dependencies: [.product(name: "RealtimeCore", package: "RealtimeCore")]),
   ]
 )

@@ -23,14 +23,19 @@ struct HTTPRequestHead: Sendable {
   /// Every value of a field, in order (`name` in lowercase).
   func values(_ name: String) -> [String] { fields.filter { $0.name == name }.map(\.value) }
 
-  /// The comma-separated elements of every value of a field, trimmed and lowercased.
-  func tokens(_ name: String) -> [String] {
-    values(name).flatMap { $0.split(separator: ",") }.map { element in
+  /// The comma-separated elements of every value of a field, trimmed, empty ones dropped
+  /// (RFC 9110 §5.6.1), case kept.
+  func list(_ name: String) -> [String] {
+    values(name).flatMap { $0.split(separator: ",", omittingEmptySubsequences: true) }.compactMap { element in
       let trimmed = element.drop { $0 == " " || $0 == "\t" }
       let end = trimmed.lastIndex { $0 != " " && $0 != "\t" }.map { trimmed.index(after: $0) } ?? trimmed.startIndex
-      return trimmed[..<end].lowercased()
+      let item = trimmed[..<end]
+      return item.isEmpty ? nil : String(item)
     }
   }
+
+  /// `list(name)` lowercased, for case-insensitive tokens (Upgrade, Connection).
+  func tokens(_ name: String) -> [String] { list(name).map { $0.lowercased() } }
 }
 
 /// An HTTP-level refusal: the status to answer with and why.

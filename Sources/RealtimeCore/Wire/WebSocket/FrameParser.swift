@@ -54,7 +54,7 @@ struct FrameParser {
   private var control: [UInt8] = []
 
   init(maxMessageBytes: Int = 1 << 20, expectMasked: Bool = true) {
-    self.maxMessageBytes = maxMessageBytes
+    self.maxMessageBytes = max(maxMessageBytes, 0)
     self.expectMasked = expectMasked
   }
 

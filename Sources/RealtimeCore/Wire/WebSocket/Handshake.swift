@@ -38,14 +38,14 @@ enum Handshake {
     guard keys.count == 1 else {
       throw HTTPError(400, keys.isEmpty ? "Sec-WebSocket-Key is missing" : "Sec-WebSocket-Key appears more than once")
     }
-    guard decodedLength(keys[0]) == 16 else {
+    guard isCanonicalKey(keys[0]) else {
       throw HTTPError(400, "Sec-WebSocket-Key must be 16 bytes in base64")
     }
     let origins = head.values("origin")
     guard origins.count <= 1 else { throw HTTPError(400, "Origin appears more than once") }
     return Request(
       path: String(head.path), query: head.query.map(String.init), key: keys[0], origin: origins.first,
-      protocols: head.tokens("sec-websocket-protocol"), host: hosts[0])
+      protocols: head.list("sec-websocket-protocol"), host: hosts[0])
   }
 
   /// Sec-WebSocket-Accept for `key`: base64 of the SHA-1 of the key and the GUID.
@@ -80,6 +80,17 @@ enum Handshake {
     if error.status == 426 { text += "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" }
     text += "\r\n" + body
     return Array(text.utf8)
+  }
+
+  /// A key is 16 bytes in standard base64: exactly 24 characters of the base64 alphabet, the
+  /// last two `==`. Checked by hand first because nettle's decoder skips whitespace.
+  static func isCanonicalKey(_ key: String) -> Bool {
+    let bytes = Array(key.utf8)
+    guard bytes.count == 24, bytes[22] == UInt8(ascii: "="), bytes[23] == UInt8(ascii: "=") else { return false }
+    let alphabet = bytes[0..<22].allSatisfy { b in
+      (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) || b == 0x2B || b == 0x2F
+    }
+    return alphabet && decodedLength(key) == 16
   }
 
   /// The number of bytes `text` decodes to as standard, padded base64; nil if it is not that.

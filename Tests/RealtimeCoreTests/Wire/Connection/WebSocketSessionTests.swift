@@ -22,7 +22,8 @@ private final class RecordingTransport: SessionTransport {
 }
 
 /// A masked client frame.
-private func clientFrame(_ opcode: UInt8, _ payload: [UInt8], fin: Bool = true, mask: [UInt8] = [1, 2, 3, 4]) -> [UInt8] {
+private func clientFrame(_ opcode: UInt8, _ payload: [UInt8], fin: Bool = true, mask: [UInt8] = [1, 2, 3, 4]) -> [UInt8]
+{
   var out: [UInt8] = [(fin ? 0x80 : 0) | opcode]
   if payload.count < 126 {
     out.append(0x80 | UInt8(payload.count))
@@ -123,9 +124,12 @@ private func serverEvents(_ bytes: [UInt8]) throws -> [WebSocketEvent] {
     _ = transport.take()
     let unmasked: [UInt8] = [0x81, 0x01, 0x41]
     unmasked.withUnsafeBytes { session.receive($0) }
-    #expect(try serverEvents(transport.take()).first == .close(.protocolError, Array("client frames must be masked".utf8)))
+    #expect(
+      try serverEvents(transport.take()).first == .close(.protocolError, Array("client frames must be masked".utf8)))
     #expect(transport.finished)
-    if case .failed(let code, _) = box.endings.first { #expect(code == .protocolError) } else {
+    if case .failed(let code, _) = box.endings.first {
+      #expect(code == .protocolError)
+    } else {
       Issue.record("expected a failure ending, got \(box.endings)")
     }
   }
