@@ -2,13 +2,13 @@
 // libFuzzer targets for what RealtimeCore reads from outside. Build and run:
 //
 //   cd fuzz && swift build -c release --sanitize=fuzzer
+//   .build/release/fuzz-store-open -max_total_time=60 corpus/store-open
+//   .build/release/fuzz-http-head -max_total_time=60 corpus/http-head
 //   .build/release/fuzz-frames -max_total_time=60 corpus/frames
 //
 // Only --sanitize=fuzzer: with Swift 6.3.1, adding address sanitizing to the same build drops the
 // coverage instrumentation, and libFuzzer then mutates blindly. Swift's own checks (bounds,
 // overflow, exclusivity) stay on in release builds and trap on memory misuse in Swift code.
-//   .build/release/fuzz-http-head -max_total_time=60 corpus/http-head
-//   .build/release/fuzz-frames -max_total_time=60 corpus/frames
 //
 // Each target is also run over its committed seed corpus by the test suite (scripts/test.sh).
 import PackageDescription
