@@ -1,8 +1,8 @@
 /// Where a session's bytes go: a TCP connection on the loop, or a host's output callback when the
 /// host owns the socket. Both modes run the same session.
 protocol SessionTransport: AnyObject {
-  /// Queues bytes for the peer, in order.
-  func write(_ bytes: [UInt8])
+  /// Queues bytes for the peer, in order. The transport keeps a reference, never a copy.
+  func write(_ bytes: OutboundBytes)
   /// Ends the connection once queued bytes are written.
   func finish()
 }
@@ -59,11 +59,11 @@ final class WebSocketSession {
   /// Sends a text or binary message (ignored unless open).
   func send(_ opcode: Opcode, _ payload: [UInt8]) {
     guard phase == .open, opcode == .text || opcode == .binary else { return }
-    transport.write(FrameEncoder.frame(opcode, payload))
+    transport.write(payload.withUnsafeBytes { FrameEncoder.encoded(opcode, $0) })
   }
 
   /// Sends an already-encoded frame (a broadcast encoded once for many sessions).
-  func sendEncoded(_ frame: [UInt8]) {
+  func sendEncoded(_ frame: OutboundBytes) {
     guard phase == .open else { return }
     transport.write(frame)
   }
@@ -71,14 +71,14 @@ final class WebSocketSession {
   /// Sends a ping (keepalive).
   func ping(_ payload: [UInt8] = []) {
     guard phase == .open else { return }
-    transport.write(FrameEncoder.frame(.ping, Array(payload.prefix(125))))
+    transport.write(OutboundBytes(FrameEncoder.frame(.ping, Array(payload.prefix(125)))))
   }
 
   /// Starts the closing handshake: sends a close frame and waits for the peer's.
   func close(_ code: CloseCode, reason: String = "") {
     switch phase {
     case .open:
-      transport.write(FrameEncoder.close(code, reason: reason))
+      transport.write(OutboundBytes(FrameEncoder.close(code, reason: reason)))
       phase = .closing
     case .handshake:
       end(.failed(code, reason: reason))
@@ -110,7 +110,7 @@ final class WebSocketSession {
         throw HTTPError(403, "origin \(origin) is not allowed")
       }
       self.request = request
-      transport.write(Handshake.switchingProtocols(key: request.key))
+      transport.write(OutboundBytes(Handshake.switchingProtocols(key: request.key)))
       phase = .open
       if used < bytes.count { receiveFrames(UnsafeRawBufferPointer(rebasing: bytes[used...])) }
     } catch {
@@ -121,7 +121,7 @@ final class WebSocketSession {
   /// Answers a request that will not become a WebSocket and ends the connection.
   func refuse(_ error: HTTPError) {
     guard phase == .handshake else { return }
-    transport.write(Handshake.refusal(error))
+    transport.write(OutboundBytes(Handshake.refusal(error)))
     end(.refused(status: error.status, reason: error.message))
     transport.finish()
   }
@@ -138,13 +138,13 @@ final class WebSocketSession {
     guard phase == .open || phase == .closing else { return }
     switch event {
     case .ping(let payload):
-      if phase == .open { transport.write(FrameEncoder.frame(.pong, payload)) }
+      if phase == .open { transport.write(payload.withUnsafeBytes { FrameEncoder.encoded(.pong, $0) }) }
     case .pong:
       break
     case .close(let code, _):
       if phase == .open {
         // Echo the peer's code (RFC 6455 §5.5.1); a close without a code is answered with none.
-        transport.write(code.map { FrameEncoder.close($0) } ?? FrameEncoder.frame(.close, []))
+        transport.write(OutboundBytes(code.map { FrameEncoder.close($0) } ?? FrameEncoder.frame(.close, [])))
       }
       end(.closed(code, initiatedByPeer: phase == .open))
       transport.finish()
@@ -157,7 +157,7 @@ final class WebSocketSession {
   private func fail(_ code: CloseCode, _ reason: String) {
     // Once our close frame is out, nothing more may be sent, not even a second close.
     if phase == .open {
-      transport.write(FrameEncoder.close(code, reason: reason))
+      transport.write(OutboundBytes(FrameEncoder.close(code, reason: reason)))
     }
     end(.failed(code, reason: reason))
     transport.finish()

@@ -34,9 +34,9 @@ final class HostConnection: SessionTransport {
     }
   }
 
-  func write(_ bytes: [UInt8]) {
+  func write(_ bytes: OutboundBytes) {
     guard !isFinished else { return }
-    bytes.withUnsafeBytes { output($0) }
+    output(bytes.buffer)
   }
 
   /// The session is over: the host closes its socket once it has written what it was given.

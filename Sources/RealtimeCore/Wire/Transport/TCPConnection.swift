@@ -90,8 +90,8 @@ final class TCPConnection: SessionTransport {
 
   /// Queues bytes. A client whose queue would pass the cap is a slow consumer: it is closed with
   /// 1008 (the close frame goes after its backlog), and it is never allowed to slow the others.
-  func write(_ bytes: [UInt8]) {
-    guard !isClosed, !bytes.isEmpty else { return }
+  func write(_ bytes: OutboundBytes) {
+    guard !isClosed, bytes.count > 0 else { return }
     if overLimit {
       // Only the session's close frame still goes out, once.
       if closeFrameAllowed {
@@ -115,41 +115,34 @@ final class TCPConnection: SessionTransport {
   private var overLimit = false
   private var closeFrameAllowed = false
 
+  /// A write in flight: the shared bytes and the connection, both kept alive until libuv calls
+  /// back (a cancelled write's callback may run after the connection was forgotten).
   private final class PendingWrite {
-    let memory: UnsafeMutableRawPointer
-    let count: Int
-    // Strong: a cancelled write's callback may run after the connection was forgotten.
+    let bytes: OutboundBytes
     let connection: TCPConnection
-    init(_ bytes: [UInt8], _ connection: TCPConnection) {
-      let count = bytes.count
-      let memory = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 1)
-      bytes.withUnsafeBytes { source in
-        if let base = source.baseAddress { memory.copyMemory(from: base, byteCount: count) }
-      }
-      self.count = count
-      self.memory = memory
+    init(_ bytes: OutboundBytes, _ connection: TCPConnection) {
+      self.bytes = bytes
       self.connection = connection
     }
-    deinit { memory.deallocate() }
   }
 
-  private func enqueue(_ bytes: [UInt8]) {
+  private func enqueue(_ bytes: OutboundBytes) {
     let pending = PendingWrite(bytes, self)
     let request = UnsafeMutablePointer<uv_write_t>.allocate(capacity: 1)
     request.pointee.data = Unmanaged.passRetained(pending).toOpaque()
-    var buffer = uv_buf_init(pending.memory.assumingMemoryBound(to: CChar.self), UInt32(pending.count))
-    queuedBytes += pending.count
+    var buffer = uv_buf_init(bytes.base.assumingMemoryBound(to: CChar.self), UInt32(bytes.count))
+    queuedBytes += bytes.count
     let stream = UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_stream_t.self)
     let rc = uv_write(request, stream, &buffer, 1) { request, status in
       guard let request else { return }
       let pending = Unmanaged<PendingWrite>.fromOpaque(request.pointee.data).takeRetainedValue()
       request.deallocate()
-      pending.connection.wrote(pending.count, status: status)
+      pending.connection.wrote(pending.bytes.count, status: status)
     }
     if rc != 0 {
       Unmanaged<PendingWrite>.fromOpaque(request.pointee.data).release()
       request.deallocate()
-      queuedBytes -= pending.count
+      queuedBytes -= bytes.count
       closeNow(why: "cannot write: \(String(cString: uv_strerror(rc)))")
     }
   }

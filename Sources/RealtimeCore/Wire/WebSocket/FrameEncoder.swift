@@ -26,6 +26,29 @@ enum FrameEncoder {
     out.append(contentsOf: payload)
   }
 
+  /// One final frame, encoded straight into a shareable buffer (header and payload, one
+  /// allocation): what a broadcast hands to every recipient.
+  static func encoded(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> OutboundBytes {
+    let header = headerLength(payload: payload.count)
+    return OutboundBytes(count: header + payload.count) { out in
+      out[0] = 0x80 | opcode.rawValue
+      let n = payload.count
+      if n < 126 {
+        out[1] = UInt8(n)
+      } else if n <= 0xFFFF {
+        out[1] = 126
+        out[2] = UInt8(n >> 8)
+        out[3] = UInt8(n & 0xFF)
+      } else {
+        out[1] = 127
+        for k in 0..<8 { out[2 + k] = UInt8(truncatingIfNeeded: UInt64(n) >> UInt64(56 - 8 * k)) }
+      }
+      if n > 0, let source = payload.baseAddress, let target = out.baseAddress {
+        (target + header).copyMemory(from: source, byteCount: n)
+      }
+    }
+  }
+
   /// One final frame as its own buffer.
   static func frame(_ opcode: Opcode, _ payload: [UInt8]) -> [UInt8] {
     var out: [UInt8] = []

@@ -6,9 +6,12 @@ import Testing
 private final class RecordingTransport: SessionTransport {
   var written: [UInt8] = []
   var finished = false
-  func write(_ bytes: [UInt8]) {
+  /// Every buffer handed over, to check that broadcasts are shared, not copied.
+  var buffers: [ObjectIdentifier] = []
+  func write(_ bytes: OutboundBytes) {
     precondition(!finished, "no write may follow finish()")
-    written += bytes
+    written += bytes.buffer
+    buffers.append(ObjectIdentifier(bytes))
   }
   func finish() { finished = true }
 
@@ -164,6 +167,17 @@ private func serverEvents(_ bytes: [UInt8]) throws -> [WebSocketEvent] {
     #expect(transport.text.hasPrefix("HTTP/1.1 403 Forbidden\r\n"))
     let (noOrigin, _, _) = open(config)
     #expect(noOrigin.phase == .open, "non-browser clients send no Origin")
+  }
+
+  @Test func aBroadcastFrameIsEncodedOnceAndSharedByEverySession() throws {
+    let sessions = (0..<3).map { _ in open() }
+    for (_, transport, _) in sessions { _ = transport.take() }
+    let frame = Array("to everyone".utf8).withUnsafeBytes { FrameEncoder.encoded(.text, $0) }
+    for (session, _, _) in sessions { session.sendEncoded(frame) }
+    for (_, transport, _) in sessions {
+      #expect(transport.buffers.last == ObjectIdentifier(frame), "the same buffer, not a copy")
+      #expect(try serverEvents(transport.take()) == [.text(Array("to everyone".utf8))])
+    }
   }
 
   @Test func anOversizedHeadGets431() {

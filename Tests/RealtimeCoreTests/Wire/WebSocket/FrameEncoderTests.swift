@@ -112,4 +112,13 @@ import Testing
     // And the peer's parser takes it.
     #expect(parseFrames(frame, expectMasked: false).events == [.close(.policyViolation, cut)])
   }
+
+  @Test(arguments: [0, 1, 125, 126, 65535, 65536, 70000])
+  func theSharedEncodingMatchesTheArrayEncoding(length: Int) {
+    let payload = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+    for opcode in [Opcode.text, .binary, .ping] where !(opcode.isControl && length > 125) {
+      let shared = payload.withUnsafeBytes { FrameEncoder.encoded(opcode, $0) }
+      #expect(Array(shared.buffer) == FrameEncoder.frame(opcode, payload))
+    }
+  }
 }
