@@ -254,6 +254,23 @@ const char *rt_core_errmsg(const rt_core *core);
  * WebSocket endpoint
  * ------------------------------------------------------------------------------------------- */
 
+/** An authentication hook's answers. */
+#define RT_AUTH_ALLOW 0
+#define RT_AUTH_UNAUTHORIZED 401 /**< refuse: no or unusable credentials */
+#define RT_AUTH_FORBIDDEN 403    /**< refuse: the credentials are not good enough */
+
+/**
+ * Decides whether a WebSocket upgrade may proceed, after the handshake's own checks passed.
+ * `token` is the credential the client sent — the `token` query parameter of the request, else
+ * the value of `Authorization: Bearer` — as `token_len` bytes, also NUL-terminated; NULL (and 0)
+ * when it sent none. `origin` is the Origin field, or NULL. Both are valid only during the call.
+ * Returns RT_AUTH_ALLOW, RT_AUTH_UNAUTHORIZED or RT_AUTH_FORBIDDEN (any other value counts as
+ * forbidden). Runs on the core's loop thread: it must be quick and must not call blocking rt_*
+ * functions. Built-in tokens arrive with the security work; this hook is how a host plugs in its
+ * own.
+ */
+typedef int (*rt_auth_fn)(void *user_data, const char *token, size_t token_len, const char *origin);
+
 /**
  * Options of a WebSocket listener. Zero in any numeric field, or NULL in a pointer field, means
  * the default given beside it, so a zeroed struct (with struct_size set) is a valid config.
@@ -294,10 +311,14 @@ typedef struct rt_listen_config {
      */
     const char *const *allowed_origins;
     size_t allowed_origin_count;
+    /** Authentication hook; NULL lets every client in. */
+    rt_auth_fn auth_fn;
+    /** Passed as the first argument of auth_fn. */
+    void *auth_user_data;
 } rt_listen_config;
 
 /** Static initialiser with every default: `rt_listen_config lc = RT_LISTEN_CONFIG_INIT;` */
-#define RT_LISTEN_CONFIG_INIT {sizeof(rt_listen_config), NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0}
+#define RT_LISTEN_CONFIG_INIT {sizeof(rt_listen_config), NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, NULL, NULL}
 
 /** Sets *config to the defaults (RT_LISTEN_CONFIG_INIT). RT_EINVAL if config is NULL. Any thread. */
 rt_status rt_listen_config_init(rt_listen_config *config);

@@ -55,7 +55,35 @@ func decodeListenConfig(_ raw: UnsafePointer<rt_listen_config>?) throws(Realtime
     }
     config.session.allowedOrigins = list
   }
+  if let fn = c.auth_fn {
+    let hook = CAuthHook(fn: fn, userData: c.auth_user_data)
+    config.session.authenticate = { request in hook.decide(request) }
+  }
   return config
+}
+
+/// A host's C authentication hook with its user data, called on the loop thread.
+private struct CAuthHook: @unchecked Sendable {
+  let fn: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, Int, UnsafePointer<CChar>?) -> Int32
+  let userData: UnsafeMutableRawPointer?
+
+  func decide(_ request: AuthRequest) -> AuthDecision {
+    let answer = withOptionalCString(request.token) { token in
+      withOptionalCString(request.origin) { origin in
+        fn(userData, token, request.token?.utf8.count ?? 0, origin)
+      }
+    }
+    switch answer {
+    case RT_AUTH_ALLOW: return .allow
+    case RT_AUTH_UNAUTHORIZED: return .deny(status: 401, message: "credentials are required")
+    default: return .deny(status: 403, message: "access denied")
+    }
+  }
+}
+
+private func withOptionalCString<R>(_ text: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+  guard let text else { return body(nil) }
+  return text.withCString { body($0) }
 }
 
 @c @implementation public func rt_core_listen(

@@ -138,8 +138,57 @@ static void test_listen_options(void)
     CHECK_EQ_INT(rt_core_close(&core), RT_OK);
 }
 
+/* Allows the token "good", asks for credentials when there are none, refuses the rest. */
+static int auth_calls;
+static int check_token(void *user_data, const char *token, size_t token_len, const char *origin)
+{
+    (void)origin;
+    auth_calls += *(int *)user_data;
+    if (token == NULL)
+        return token_len == 0 ? RT_AUTH_UNAUTHORIZED : RT_AUTH_FORBIDDEN;
+    if (token_len == 4 && strcmp(token, "good") == 0)
+        return RT_AUTH_ALLOW;
+    return RT_AUTH_FORBIDDEN;
+}
+
+static void test_auth_hook(void)
+{
+    rt_config cfg = RT_CONFIG_INIT;
+    rt_listen_config lc = RT_LISTEN_CONFIG_INIT;
+    rt_core *core = NULL;
+    uint16_t port = 0;
+    int one = 1;
+    char answer[4096];
+    static const char *request =
+        "GET /ws%s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    char text[512];
+
+    CHECK_EQ_INT(rt_core_open(&cfg, &core), RT_OK);
+    if (core == NULL)
+        return;
+    CHECK_EQ_INT(rt_core_start(core), RT_OK);
+    lc.auth_fn = check_token;
+    lc.auth_user_data = &one;
+    CHECK_EQ_INT(rt_core_listen(core, "127.0.0.1", 0, &lc, &port), RT_OK);
+
+    snprintf(text, sizeof text, request, "?token=good");
+    CHECK(exchange(port, text, answer, sizeof answer) > 0);
+    CHECK(strncmp(answer, "HTTP/1.1 101 ", 13) == 0);
+    snprintf(text, sizeof text, request, "?token=bad");
+    CHECK(exchange(port, text, answer, sizeof answer) > 0);
+    CHECK(strncmp(answer, "HTTP/1.1 403 ", 13) == 0);
+    snprintf(text, sizeof text, request, "");
+    CHECK(exchange(port, text, answer, sizeof answer) > 0);
+    CHECK(strncmp(answer, "HTTP/1.1 401 ", 13) == 0);
+    CHECK_EQ_INT(rt_core_sync(core), RT_OK);
+    CHECK_EQ_INT(auth_calls, 3);
+    CHECK_EQ_INT(rt_core_close(&core), RT_OK);
+}
+
 int main(void)
 {
+    RUN(test_auth_hook);
     RUN(test_listen_and_handshake);
     RUN(test_listen_options);
     return harness_summary();

@@ -109,6 +109,13 @@ final class WebSocketSession {
       if let allowed = config.allowedOrigins, let origin = request.origin, !allowed.contains(origin) {
         throw HTTPError(403, "origin \(origin) is not allowed")
       }
+      if let authenticate = config.authenticate {
+        let decision = authenticate(
+          AuthRequest(token: Self.token(in: head), origin: request.origin, path: request.path))
+        if case .deny(let status, let message) = decision {
+          throw HTTPError(status == 401 ? 401 : 403, message)
+        }
+      }
       self.request = request
       transport.write(OutboundBytes(Handshake.switchingProtocols(key: request.key)))
       phase = .open
@@ -116,6 +123,20 @@ final class WebSocketSession {
     } catch {
       refuse(error)
     }
+  }
+
+  /// The client's credential: `token` in the query, else `Authorization: Bearer`.
+  static func token(in head: HTTPRequestHead) -> String? {
+    if let query = head.query {
+      for pair in query.split(separator: "&") where pair.hasPrefix("token=") {
+        return String(pair.dropFirst(6))
+      }
+    }
+    let authorizations = head.values("authorization")
+    if authorizations.count == 1, authorizations[0].lowercased().hasPrefix("bearer ") {
+      return String(authorizations[0].dropFirst(7).drop { $0 == " " })
+    }
+    return nil
   }
 
   /// Answers a request that will not become a WebSocket and ends the connection.

@@ -180,6 +180,28 @@ private func serverEvents(_ bytes: [UInt8]) throws -> [WebSocketEvent] {
     }
   }
 
+  @Test func theAuthHookSeesTheTokenFromTheQueryOrBearerAndDecides() {
+    var config = SessionConfig()
+    config.authenticate = { request in
+      switch request.token {
+      case nil: .deny(status: 401, message: "log in first")
+      case "good": .allow
+      default: .deny(status: 403, message: "not you")
+      }
+    }
+    func attempt(_ path: String, _ extra: String = "") -> String {
+      let transport = RecordingTransport()
+      let session = WebSocketSession(config: config, transport: transport)
+      upgrade(path: path, extra: extra).withUnsafeBytes { session.receive($0) }
+      return String(transport.text.split(separator: "\r\n").first ?? "")
+    }
+    #expect(attempt("/ws?token=good") == "HTTP/1.1 101 Switching Protocols")
+    #expect(attempt("/ws?room=1&token=good") == "HTTP/1.1 101 Switching Protocols")
+    #expect(attempt("/ws", "Authorization: Bearer good\r\n") == "HTTP/1.1 101 Switching Protocols")
+    #expect(attempt("/ws?token=evil") == "HTTP/1.1 403 Forbidden")
+    #expect(attempt("/ws") == "HTTP/1.1 401 Unauthorized")
+  }
+
   @Test func anOversizedHeadGets431() {
     var config = SessionConfig()
     config.http = HTTPLimits(maxHeadBytes: 256)
