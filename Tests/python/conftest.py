@@ -39,7 +39,8 @@ def server(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("server")
     proc = subprocess.Popen(
         [str(binary), "--port", "0", "--in-memory", "--handshake-timeout-ms", "1000", "--idle-timeout-ms", "1000",
-         "--max-write-queue-bytes", str(256 << 10), "--log-level", "debug"],
+         "--max-write-queue-bytes", str(256 << 10), "--log-level", "debug",
+         "--web-root", str(ROOT / "examples" / "web")],
         cwd=workdir, stderr=subprocess.PIPE, text=True)
     port = None
     log = []

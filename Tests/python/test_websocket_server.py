@@ -2,6 +2,7 @@
 the happy path, raw sockets for every kind of malformed input (RFC 6455)."""
 import asyncio
 import os
+import pathlib
 import socket
 import struct
 import time
@@ -270,3 +271,29 @@ def test_a_client_that_does_not_read_is_closed_with_1008_and_others_are_not_slow
     # Reading now drains the backlog of pongs, then the close frame.
     assert read_frames_until_close(slow) == 1008
     assert server.proc.poll() is None
+
+def http_get(server, path, method="GET"):
+    sock = connect_raw(server, f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    sock.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head.decode(), body
+
+
+def test_the_browser_client_is_served_at_the_root_and_nothing_else_is(server):
+    head, body = http_get(server, "/")
+    assert head.startswith("HTTP/1.1 200 OK\r\n")
+    assert "Content-Type: text/html; charset=utf-8" in head
+    assert f"Content-Length: {len(body)}" in head
+    assert b"new WebSocket(url)" in body
+    assert body == (pathlib.Path(__file__).resolve().parents[2] / "examples" / "web" / "index.html").read_bytes()
+    head, body = http_get(server, "/", method="HEAD")
+    assert head.startswith("HTTP/1.1 200 OK\r\n") and body == b""
+    for path in ("/../../etc/passwd", "/%2e%2e/etc/passwd", "/nope.html", "/index.html/.."):
+        head, _ = http_get(server, path)
+        assert head.startswith("HTTP/1.1 404 "), (path, head)

@@ -2,6 +2,7 @@
 // the WebSocket endpoint at ws://HOST:PORT/ws, and runs until SIGINT or SIGTERM. The application
 // protocol, REST API and browser client arrive with the issues that build them.
 import ArgumentParser
+import Foundation
 import Glibc
 import Logging
 import RealtimeCore
@@ -26,6 +27,9 @@ struct RealtimeServer: ParsableCommand {
 
   @Option(help: "Bytes queued for one client before it is closed as a slow consumer (1008).")
   var maxWriteQueueBytes: Int = 4 << 20
+
+  @Option(help: "Folder of the browser client, served at / (empty: serve nothing).")
+  var webRoot = "./examples/web"
 
   @Option(help: "SQLite database file, created with its directory if missing.")
   var db = "./data/realtime.db"
@@ -69,12 +73,20 @@ struct RealtimeServer: ParsableCommand {
           databasePath: path, durability: durability.value, logLevel: logLevel.core,
           logHandler: { level, message in coreLogger.log(level: level.swiftLog, "\(message)") }))
       try core.start()
-      let bound = try core.listen(
-        host: host, port: port,
-        config: ListenConfig(
-          handshakeTimeoutMs: handshakeTimeoutMs, maxWriteQueueBytes: maxWriteQueueBytes,
-          idleTimeoutMs: idleTimeoutMs))
-      logger.info("listening on ws://\(host):\(bound)/ws")
+      var config = ListenConfig(
+        handshakeTimeoutMs: handshakeTimeoutMs, maxWriteQueueBytes: maxWriteQueueBytes, idleTimeoutMs: idleTimeoutMs)
+      var isDirectory: ObjCBool = false
+      if !webRoot.isEmpty
+        && !(FileManager.default.fileExists(atPath: webRoot, isDirectory: &isDirectory) && isDirectory.boolValue)
+      {
+        logger.warning("no browser client at \(webRoot) (see --web-root); serving only /ws")
+      } else if !webRoot.isEmpty {
+        let files = try StaticFiles(root: webRoot)
+        config.session.httpHandler = { files.respond($0) }
+        logger.info("serving \(files.count) files from \(webRoot) at /")
+      }
+      let bound = try core.listen(host: host, port: port, config: config)
+      logger.info("listening on ws://\(host):\(bound)/ws (browser client: http://\(host):\(bound)/)")
     } catch {
       logger.error("cannot start: \(error)")
       throw ExitCode.failure

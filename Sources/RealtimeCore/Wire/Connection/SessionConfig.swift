@@ -21,6 +21,30 @@ public enum AuthDecision: Sendable, Equatable {
 /// Decides whether an upgrade may proceed; runs on the loop thread during the handshake.
 public typealias AuthHook = @Sendable (AuthRequest) -> AuthDecision
 
+/// A plain HTTP request (not to the WebSocket path) as an HTTP handler sees it.
+public struct HTTPRequestInfo: Sendable {
+  public let method: String
+  /// The path, without the query.
+  public let path: String
+  public let query: String?
+}
+
+/// A complete answer to a plain HTTP request; the connection closes after it.
+public struct HTTPResponse: Sendable {
+  public var status: Int
+  public var contentType: String
+  public var body: [UInt8]
+
+  public init(status: Int, contentType: String, body: [UInt8]) {
+    self.status = status
+    self.contentType = contentType
+    self.body = body
+  }
+}
+
+/// Answers plain HTTP requests (e.g. static files); nil falls through to 404. Loop thread.
+public typealias HTTPHandler = @Sendable (HTTPRequestInfo) -> HTTPResponse?
+
 /// How a WebSocket session accepts and limits a client.
 public struct SessionConfig: Sendable {
   /// The path of the WebSocket endpoint; other paths get 404.
@@ -34,6 +58,8 @@ public struct SessionConfig: Sendable {
   public var allowedOrigins: [String]?
   /// Called for every upgrade that passed the other checks; nil lets everyone in.
   public var authenticate: AuthHook?
+  /// Answers requests to other paths than `path`; nil answers them all with 404.
+  public var httpHandler: HTTPHandler?
 
   /// Defaults: endpoint `/ws`, 16 KiB / 64-field heads, 1 MiB messages, any origin.
   public init(

@@ -21,6 +21,8 @@ final class WebSocketSession {
 
   /// Why a session ended, for the owner's bookkeeping and logs.
   enum Ending: Equatable {
+    /// A plain HTTP request answered by the host's handler.
+    case answered(status: Int)
     case refused(status: Int, reason: String)
     case closed(CloseCode?, initiatedByPeer: Bool)
     case failed(CloseCode, reason: String)
@@ -103,6 +105,10 @@ final class WebSocketSession {
         return
       }
       guard head.path == config.path else {
+        let info = HTTPRequestInfo(method: head.method, path: String(head.path), query: head.query.map(String.init))
+        if let response = config.httpHandler?(info) {
+          return answer(response, to: head.method)
+        }
         throw HTTPError(404, "no WebSocket endpoint at \(head.path); it is at \(config.path)")
       }
       let request = try Handshake.validate(head)
@@ -137,6 +143,16 @@ final class WebSocketSession {
       return String(authorizations[0].dropFirst(7).drop { $0 == " " })
     }
     return nil
+  }
+
+  /// Sends a plain HTTP answer from the host's handler and ends the connection.
+  private func answer(_ response: HTTPResponse, to method: String) {
+    var head = "HTTP/1.1 \(response.status) \(HTTPError(response.status, "").reason)\r\n"
+    head += "Content-Type: \(response.contentType)\r\nContent-Length: \(response.body.count)\r\n"
+    head += "Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"
+    transport.write(OutboundBytes(Array(head.utf8) + (method == "HEAD" ? [] : response.body)))
+    end(.answered(status: response.status))
+    transport.finish()
   }
 
   /// Answers a request that will not become a WebSocket and ends the connection.

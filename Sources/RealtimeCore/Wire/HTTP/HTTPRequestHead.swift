@@ -51,6 +51,7 @@ struct HTTPError: Error, Sendable, Equatable {
   /// The reason phrase for the statuses this server sends.
   var reason: String {
     switch status {
+    case 200: "OK"
     case 400: "Bad Request"
     case 401: "Unauthorized"
     case 403: "Forbidden"
