@@ -3,8 +3,8 @@
 # packages. Safe to run repeatedly: it only calls apt-get when something is absent.
 #
 #   scripts/deps.sh          # build: libuv, libsodium, sqlite3 headers and pkg-config
-#   scripts/deps.sh test     # also valgrind, the C compiler's sanitizer runtimes, and Python's
-#                            # websockets and pytest for the endpoint tests
+#   scripts/deps.sh test     # also valgrind, the C compiler's sanitizer runtimes, headless
+#                            # Chromium, and Python's websockets and pytest for the endpoint tests
 set -euo pipefail
 
 need=()
@@ -19,6 +19,8 @@ if [[ ${1:-} == test ]]; then
   command -v valgrind >/dev/null || need+=(valgrind)
   command -v cc >/dev/null || need+=(gcc)
   command -v make >/dev/null || need+=(make)
+  # A real browser for the endpoint test (headless Chromium, driven over DevTools).
+  command -v chromium >/dev/null || need+=(chromium)
   # The C ABI tests run under AddressSanitizer and UBSan: check the runtime links.
   if command -v cc >/dev/null &&
     ! echo 'int main(void){return 0;}' | cc -x c -fsanitize=address,undefined -o /dev/null - 2>/dev/null; then
