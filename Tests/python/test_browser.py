@@ -2,8 +2,10 @@
 Driven through the DevTools protocol (over a WebSocket, with the same `websockets` library)."""
 import asyncio
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -49,12 +51,13 @@ async def page_state(devtools_url, page_url, deadline):
 
 
 def test_headless_chromium_loads_the_client_and_connects(server):
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helper processes may still be writing the profile as they exit.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         browser = subprocess.Popen(
             [chromium_binary(), "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
              "--disable-extensions", "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
              f"--user-data-dir={profile}", "about:blank"],
-            stderr=subprocess.PIPE, text=True)
+            stderr=subprocess.PIPE, text=True, start_new_session=True)
         try:
             port = None
             deadline = time.monotonic() + 60
@@ -71,8 +74,10 @@ def test_headless_chromium_loads_the_client_and_connects(server):
                                            time.monotonic() + 30))
             assert state == "connected"
         finally:
-            browser.terminate()
+            # The whole process group: the browser and its renderer and utility processes.
+            os.killpg(browser.pid, signal.SIGTERM)
             try:
                 browser.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                browser.kill()
+                os.killpg(browser.pid, signal.SIGKILL)
+                browser.wait(timeout=10)

@@ -126,18 +126,9 @@ final class Engine: @unchecked Sendable {
     let config = listener.config
     let peer = peerAddress(of: handle)
     let connection = TCPConnection(handle: handle, engine: self, config: config, peer: peer)
-    var counted = true
-    connection.onOpened = { [unowned self] _ in
-      if counted {
-        counted = false
-        self.handshaking -= 1
-      }
-    }
+    connection.onOpened = { [unowned self] opened in self.handshakeOver(opened) }
     connection.onClosed = { [unowned self] closed in
-      if counted {
-        counted = false
-        self.handshaking -= 1
-      }
+      self.handshakeOver(closed)
       self.connections[ObjectIdentifier(closed)] = nil
       let left = (self.connectionsPerIP[closed.peer] ?? 1) - 1
       self.connectionsPerIP[closed.peer] = left > 0 ? left : nil
@@ -184,6 +175,13 @@ final class Engine: @unchecked Sendable {
     hostConnections.removeValue(forKey: id)?.detach()
   }
 
+  /// Takes a connection out of the handshaking count, once.
+  private func handshakeOver(_ connection: TCPConnection) {
+    guard connection.countsAsHandshaking else { return }
+    connection.countsAsHandshaking = false
+    handshaking -= 1
+  }
+
   /// The loop's clock in milliseconds (libuv's cached time). Loop thread.
   var now: UInt64 { loop.map(LoopTimer.now) ?? 0 }
 
@@ -200,6 +198,9 @@ final class Engine: @unchecked Sendable {
     for listener in listeners { listener.close() }
     listeners = []
     for connection in connections.values {
+      // Forgotten here: one already closing must not call back into counts reset below.
+      connection.onOpened = nil
+      connection.onClosed = nil
       connection.session?.close(.goingAway, reason: "server shutting down")
       connection.closeNow(detached: true)
     }

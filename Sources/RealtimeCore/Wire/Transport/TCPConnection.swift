@@ -17,6 +17,8 @@ final class TCPConnection: SessionTransport {
   private var lastHeard: UInt64 = 0
   /// Called once when the socket has closed, so the owner forgets the connection.
   var onClosed: ((TCPConnection) -> Void)?
+  /// Whether the engine still counts this connection among those handshaking.
+  var countsAsHandshaking = true
   /// Called once when the opening handshake succeeded.
   var onOpened: ((TCPConnection) -> Void)?
 
@@ -199,7 +201,9 @@ final class TCPConnection: SessionTransport {
   func closeNow(detached: Bool = false, why: @autoclosure () -> String = "closed by the server") {
     guard !isClosed else { return }
     engine.sink(.debug, "connection \(peer) closed: \(why())")
-    if detached { handle.pointee.data = nil }
+    // Until libuv calls back, the handle owns a reference to the connection, so it outlives its
+    // handle even if the engine forgets it first (at shutdown). Detached: nobody to call back.
+    handle.pointee.data = detached ? nil : Unmanaged.passRetained(self).toOpaque()
     isClosed = true
     timer?.cancel()
     timer = nil
@@ -209,7 +213,7 @@ final class TCPConnection: SessionTransport {
     uv_close(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)) { raw in
       guard let raw else { return }
       if let data = raw.pointee.data {
-        let connection = Unmanaged<TCPConnection>.fromOpaque(data).takeUnretainedValue()
+        let connection = Unmanaged<TCPConnection>.fromOpaque(data).takeRetainedValue()
         connection.onClosed?(connection)
       }
       UnsafeMutableRawPointer(raw).deallocate()
