@@ -113,6 +113,9 @@ final class Engine: @unchecked Sendable {
   /// Open WebSocket (and handshaking) connections.
   var connectionCount: Int { connections.count }
 
+  /// The TCP connections the engine holds. Loop thread.
+  var tcpConnections: [TCPConnection] { Array(connections.values) }
+
   private func accept(_ listener: TCPListener, from server: UnsafeMutablePointer<uv_stream_t>) {
     guard let loop else { return }
     let handle = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
