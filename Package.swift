@@ -1,6 +1,14 @@
 // swift-tools-version:6.1
 // RealtimeCore: an embeddable real-time engine with a stable C ABI (include/realtime.h).
+import Foundation
 import PackageDescription
+
+// librealtime.so exports the C ABI (rt_*) and nothing else, under SONAME librealtime.so.0, in every
+// build configuration. scripts/build-lib.sh adds the static Swift runtime for the shipped form.
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
+let libraryLinkFlags = [
+  "-Xlinker", "--version-script=\(root)/scripts/realtime.map", "-Xlinker", "-soname=librealtime.so.0",
+]
 
 let package = Package(
   name: "RealtimeCore",
@@ -33,7 +41,8 @@ let package = Package(
       dependencies: ["CLibUV", "CSodium", "CSQLite", "CNettle"]),
     .target(
       name: "CRealtimeAPI",
-      dependencies: ["RealtimeCore", "CRealtimeHeader"]),
+      dependencies: ["RealtimeCore", "CRealtimeHeader"],
+      linkerSettings: [.unsafeFlags(libraryLinkFlags)]),
 
     .executableTarget(
       name: "RealtimeServer",

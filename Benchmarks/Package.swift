@@ -3,6 +3,7 @@
 // hdrhistogram-swift) never reach the library's users or its CI build.
 //
 //   swift run -c release rt-bench                    plain runner: figures + a JSON object
+//   swift build -c release --product rt-load         WebSocket load generator (ws-bench.sh runs it)
 //   swift package --disable-sandbox benchmark        ordo-one/benchmark suites (Benchmarks/*/)
 import PackageDescription
 
@@ -42,6 +43,16 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Sources/rt-bench"),
+
+    // WebSocket load generator: one libuv loop, N clients, handshake/ping latency, server RSS.
+    .executableTarget(
+      name: "rt-load",
+      dependencies: [
+        "CUVBench",
+        .product(name: "Histogram", package: "hdrhistogram-swift"),
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "Sources/rt-load"),
 
     // ordo-one/benchmark suites: the plugin runs every executable target whose folder sits in a
     // folder named "Benchmarks" (here Benchmarks/Benchmarks/<Name>).

@@ -14,10 +14,8 @@ scratch=${SCRATCH:-.build-lib}
 major=$(sed -n 's/^#define RT_VERSION_MAJOR \([0-9]*\)$/\1/p' include/realtime.h)
 version=$(sed -n 's/^#define RT_VERSION_STRING "\(.*\)"$/\1/p' include/realtime.h)
 
-swift build -c "$config" --scratch-path "$scratch" --product realtime \
-  -Xswiftc -static-stdlib \
-  -Xlinker "--version-script=$root/scripts/realtime.map" \
-  -Xlinker "-soname=librealtime.so.$major"
+# Package.swift applies the version script (rt_* only) and the SONAME to this product.
+swift build -c "$config" --scratch-path "$scratch" --product realtime -Xswiftc -static-stdlib
 
 so="$scratch/$config/librealtime.so"
 rm -rf dist && mkdir -p dist/include dist/lib/pkgconfig

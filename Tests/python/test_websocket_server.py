@@ -297,3 +297,23 @@ def test_the_browser_client_is_served_at_the_root_and_nothing_else_is(server):
     for path in ("/../../etc/passwd", "/%2e%2e/etc/passwd", "/nope.html", "/index.html/.."):
         head, _ = http_get(server, path)
         assert head.startswith("HTTP/1.1 404 "), (path, head)
+
+
+def test_clients_that_answer_keepalive_pings_stay_connected(server):
+    # Regression: the server once checked silence only every half timeout and could close a client
+    # that always answered, if a pong landed just after a check. 200 idle clients that answer
+    # every ping (websockets does) must all outlive three idle timeouts (1 s in the fixture).
+    async def main():
+        clients = [await websockets.connect(server.url) for _ in range(200)]
+        await asyncio.sleep(3.5)  # the scenario itself: idle clients across three timeouts
+        still_open = 0
+        for ws in clients:
+            try:
+                await asyncio.wait_for(await ws.ping(), 5)
+                still_open += 1
+            except websockets.ConnectionClosed:
+                pass
+            await ws.close()
+        return still_open
+
+    assert asyncio.run(main()) == 200

@@ -28,6 +28,12 @@ struct RealtimeServer: ParsableCommand {
   @Option(help: "Bytes queued for one client before it is closed as a slow consumer (1008).")
   var maxWriteQueueBytes: Int = 4 << 20
 
+  @Option(help: "Most open WebSocket connections.")
+  var maxConnections = 10_000
+
+  @Option(help: "Most open WebSocket connections from one IP address.")
+  var maxConnectionsPerIP = 256
+
   @Option(help: "Folder of the browser client, served at / (empty: serve nothing).")
   var webRoot = "./examples/web"
 
@@ -48,6 +54,9 @@ struct RealtimeServer: ParsableCommand {
     guard !host.isEmpty else { throw ValidationError("--host must not be empty") }
     guard handshakeTimeoutMs > 0, idleTimeoutMs > 0 else { throw ValidationError("timeouts must be positive") }
     guard maxWriteQueueBytes >= 4096 else { throw ValidationError("--max-write-queue-bytes must be at least 4096") }
+    guard maxConnections > 0, maxConnectionsPerIP > 0 else {
+      throw ValidationError("connection limits must be positive")
+    }
   }
 
   func run() throws {
@@ -74,6 +83,7 @@ struct RealtimeServer: ParsableCommand {
           logHandler: { level, message in coreLogger.log(level: level.swiftLog, "\(message)") }))
       try core.start()
       var config = ListenConfig(
+        maxConnections: maxConnections, maxConnectionsPerIP: maxConnectionsPerIP,
         handshakeTimeoutMs: handshakeTimeoutMs, maxWriteQueueBytes: maxWriteQueueBytes, idleTimeoutMs: idleTimeoutMs)
       var isDirectory: ObjCBool = false
       if !webRoot.isEmpty
@@ -86,7 +96,10 @@ struct RealtimeServer: ParsableCommand {
         logger.info("serving \(files.count) files from \(webRoot) at /")
       }
       let bound = try core.listen(host: host, port: port, config: config)
-      logger.info("listening on ws://\(host):\(bound)/ws (browser client: http://\(host):\(bound)/)")
+      // Always shown, whatever the log level: with --port 0 it is the only way to learn the port.
+      FileHandle.standardError.write(
+        Data("realtime-server: listening on ws://\(host):\(bound)/ws (browser client: http://\(host):\(bound)/)\n".utf8)
+      )
     } catch {
       logger.error("cannot start: \(error)")
       throw ExitCode.failure

@@ -8,9 +8,9 @@ import RealtimeCore
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #elseif canImport(Darwin)
-import Darwin
+  import Darwin
 #endif
 
 /// CLOCK_MONOTONIC in nanoseconds (vDSO on Linux: ~20 ns, no syscall).
@@ -183,7 +183,8 @@ public struct LatencySummary: Sendable {
 
 /// A histogram for round trips in nanoseconds: 1 ns to 10 s, 3 significant digits.
 public func makeLatencyHistogram() -> Histogram<UInt64> {
-  Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: .three)
+  Histogram<UInt64>(
+    lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: .three)
 }
 
 public enum LoopBench {

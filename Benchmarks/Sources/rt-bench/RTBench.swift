@@ -12,15 +12,22 @@ import RealtimeCore
 struct RTBench: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "rt-bench",
-    abstract: "Measures RealtimeCore: durable appends per second (group commit vs one transaction per append) and the cross-thread round trip into the loop (Core.sync()).")
+    abstract:
+      "Measures RealtimeCore: durable appends per second (group commit vs one transaction per append) and the cross-thread round trip into the loop (Core.sync())."
+  )
 
   @Option(help: "Appends in the group-commit burst.")
   var appends = 20_000
 
-  @Option(help: "Appends in each per-append-transaction run (one at a time, and all at once); also the one-at-a-time group-commit run.")
+  @Option(
+    help:
+      "Appends in each per-append-transaction run (one at a time, and all at once); also the one-at-a-time group-commit run."
+  )
   var perAppend = 500
 
-  @Option(name: .customLong("rounds"), help: "Times to repeat the whole store sequence (same file); figures are each mode's median.")
+  @Option(
+    name: .customLong("rounds"),
+    help: "Times to repeat the whole store sequence (same file); figures are each mode's median.")
   var storeRounds = 1
 
   @Option(help: "Threads issuing the burst runs.")
@@ -32,7 +39,10 @@ struct RTBench: ParsableCommand {
   @Option(help: "Untimed Core.sync() round trips first.")
   var warmup = 1_000
 
-  @Option(help: "Directory for the database file (a fresh subdirectory is made in it and removed afterwards). Default: the system temp dir.")
+  @Option(
+    help:
+      "Directory for the database file (a fresh subdirectory is made in it and removed afterwards). Default: the system temp dir."
+  )
   var dbDir: String?
 
   @Flag(help: "Keep the database directory afterwards.")
@@ -47,7 +57,10 @@ struct RTBench: ParsableCommand {
   @Flag(help: "Skip the raw uv_async/semaphore floor measured beside the round trip.")
   var skipFloor = false
 
-  @Option(help: "Diagnostic: also measure the bare floor with this many microseconds of extra work on the caller after uv_async_send, and separately on the loop thread after its reply (0: off).")
+  @Option(
+    help:
+      "Diagnostic: also measure the bare floor with this many microseconds of extra work on the caller after uv_async_send, and separately on the loop thread after its reply (0: off)."
+  )
   var placementBusy = 0.0
 
   func validate() throws {
@@ -81,7 +94,9 @@ struct RTBench: ParsableCommand {
     let dir = try makeTempDir(in: parent)
     defer { if !keep { try? FileManager.default.removeItem(atPath: dir) } }
     let path = dir + "/bench.db"
-    print("store: database \(path) (\(MachineInfo.filesystem(of: dir))), durability full, payload \(StoreBench.payload.count) B, \(producers) producer threads for bursts")
+    print(
+      "store: database \(path) (\(MachineInfo.filesystem(of: dir))), durability full, payload \(StoreBench.payload.count) B, \(producers) producer threads for bursts"
+    )
 
     let contention = CPUContention()
     var rounds: [[AppendRun]] = []
@@ -104,7 +119,9 @@ struct RTBench: ParsableCommand {
     let vsBurst = medianOf(rounds.map { ratio($0, "per_append_burst") })
     let vsSequential = medianOf(rounds.map { ratio($0, "per_append_one_at_a_time") })
     let qualifier = storeRounds > 1 ? " (median of \(storeRounds) rounds)" : ""
-    print("store: group commit / per-append transactions (both issued all at once): \(fmt(vsBurst, 1))x\(qualifier)  (target >= 20x: \(vsBurst >= 20 ? "met" : "NOT met"))")
+    print(
+      "store: group commit / per-append transactions (both issued all at once): \(fmt(vsBurst, 1))x\(qualifier)  (target >= 20x: \(vsBurst >= 20 ? "met" : "NOT met"))"
+    )
     print("store: group commit burst / per-append one at a time: \(fmt(vsSequential, 1))x\(qualifier)")
 
     func runJSON(_ run: AppendRun) -> [String: Any] {
@@ -116,7 +133,9 @@ struct RTBench: ParsableCommand {
     let othersBusy = contention.othersBusyPercent()
     let steal = contention.stealPercent()
     if let othersBusy, let steal {
-      print("store: meanwhile other processes kept \(fmt(othersBusy, 0))% of the CPUs busy; hypervisor steal \(fmt(steal, 0))%")
+      print(
+        "store: meanwhile other processes kept \(fmt(othersBusy, 0))% of the CPUs busy; hypervisor steal \(fmt(steal, 0))%"
+      )
     }
     var json: [String: Any] = [
       "other_processes_cpu_busy_percent": othersBusy ?? -1,
@@ -174,7 +193,8 @@ struct RTBench: ParsableCommand {
   private func report(_ run: AppendRun) {
     let mode = run.mode.padding(toLength: 27, withPad: " ", startingAt: 0)
     print(
-      "store: \(mode) \(run.appends) appends in \(fmt(run.seconds, 3)) s = \(fmt(run.appendsPerSecond, 0)) appends/s (\(fmt(run.microsPerAppend, 1)) us/append)")
+      "store: \(mode) \(run.appends) appends in \(fmt(run.seconds, 3)) s = \(fmt(run.appendsPerSecond, 0)) appends/s (\(fmt(run.microsPerAppend, 1)) us/append)"
+    )
   }
 
   // MARK: round trip
@@ -212,8 +232,12 @@ struct RTBench: ParsableCommand {
         for _ in 0..<n { _ = bare.record(floor.asyncSemaphoreRoundTrip()) }
         for _ in 0..<n { _ = pingPong.record(floor.pingPongRoundTrip()) }
         if busyNanos > 0 {
-          for _ in 0..<n { _ = callerBusy.record(floor.asyncSemaphoreRoundTrip(callerAfterSend: busyNanos, loopAfterReply: 0)) }
-          for _ in 0..<n { _ = loopBusy.record(floor.asyncSemaphoreRoundTrip(callerAfterSend: 0, loopAfterReply: busyNanos)) }
+          for _ in 0..<n {
+            _ = callerBusy.record(floor.asyncSemaphoreRoundTrip(callerAfterSend: busyNanos, loopAfterReply: 0))
+          }
+          for _ in 0..<n {
+            _ = loopBusy.record(floor.asyncSemaphoreRoundTrip(callerAfterSend: 0, loopAfterReply: busyNanos))
+          }
         }
       }
       done += n
@@ -235,11 +259,17 @@ struct RTBench: ParsableCommand {
       print(bareSummary.line)
       print(pingSummary.line)
       let overhead = summary.p50Micros - bareSummary.p50Micros
-      print("round trip: Core.sync() p50 minus bare uv_async_send + uv_sem_wait p50 = \(fmt(overhead, 1)) us (negative: the core's brief polling saved the wake-ups the bare floor pays; see README)")
-      var floorJSON: [String: Any] = ["uv_async_send_plus_sem_wait": bareSummary.json, "sem_ping_pong": pingSummary.json]
+      print(
+        "round trip: Core.sync() p50 minus bare uv_async_send + uv_sem_wait p50 = \(fmt(overhead, 1)) us (negative: the core's brief polling saved the wake-ups the bare floor pays; see README)"
+      )
+      var floorJSON: [String: Any] = [
+        "uv_async_send_plus_sem_wait": bareSummary.json, "sem_ping_pong": pingSummary.json,
+      ]
       if busyNanos > 0 {
-        let c = LatencySummary(name: "floor, caller busy \(fmt(placementBusy, 1)) us after uv_async_send", histogram: callerBusy)
-        let l = LatencySummary(name: "floor, loop busy \(fmt(placementBusy, 1)) us after its reply", histogram: loopBusy)
+        let c = LatencySummary(
+          name: "floor, caller busy \(fmt(placementBusy, 1)) us after uv_async_send", histogram: callerBusy)
+        let l = LatencySummary(
+          name: "floor, loop busy \(fmt(placementBusy, 1)) us after its reply", histogram: loopBusy)
         print(c.line)
         print(l.line)
         floorJSON["caller_busy_after_send"] = c.json
@@ -252,7 +282,9 @@ struct RTBench: ParsableCommand {
     let steal = contention.stealPercent()
     if let othersBusy, let steal {
       let quiet = othersBusy < 10 && steal < 2
-      print("round trip: meanwhile other processes kept \(fmt(othersBusy, 0))% of the CPUs busy; hypervisor steal \(fmt(steal, 0))%\(quiet ? "" : " (not a quiet machine)")")
+      print(
+        "round trip: meanwhile other processes kept \(fmt(othersBusy, 0))% of the CPUs busy; hypervisor steal \(fmt(steal, 0))%\(quiet ? "" : " (not a quiet machine)")"
+      )
     }
     json["other_processes_cpu_busy_percent"] = othersBusy ?? -1
     json["steal_percent"] = steal ?? -1
@@ -262,7 +294,8 @@ struct RTBench: ParsableCommand {
 
 private func medianOf(_ values: [Double]) -> Double {
   let sorted = values.sorted()
-  return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+  return sorted.count % 2 == 1
+    ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
 }
 
 private func fmt(_ value: Double, _ decimals: Int) -> String {
@@ -291,8 +324,10 @@ struct MachineInfo {
 
   static func collect(dbDir: String) -> MachineInfo {
     let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-    let cpu = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
-      .map { String($0.split(separator: ":", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces) } ?? "unknown"
+    let cpu =
+      cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
+      .map { String($0.split(separator: ":", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces) }
+      ?? "unknown"
     var uts = utsname()
     uname(&uts)
     let release = withUnsafeBytes(of: &uts.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }

@@ -74,11 +74,14 @@ final class TCPConnection: SessionTransport {
   }
 
   /// Pings a client that has been silent for half the idle timeout, and closes one silent for all
-  /// of it (with 1001), so dead peers do not hold connections open.
+  /// of it (with 1001), so dead peers do not hold connections open. Checked every quarter of the
+  /// timeout: a client is pinged between half and three quarters of it into a silence, so it
+  /// always has at least a quarter of the timeout to answer before it is closed.
   private func startKeepalive() {
     let idle = config.idleTimeoutMs
     let half = max(idle / 2, 1)
-    keepalive = try? engine.schedule(after: half, every: half) { [unowned self] in
+    let quarter = max(idle / 4, 1)
+    keepalive = try? engine.schedule(after: quarter, every: quarter) { [unowned self] in
       let silent = self.engine.now &- self.lastHeard
       if silent >= idle {
         self.engine.sink(.info, "closing \(self.peer): silent for \(silent) ms")

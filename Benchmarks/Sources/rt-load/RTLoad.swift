@@ -1,0 +1,132 @@
+// rt-load: a WebSocket load generator on one libuv loop (no threads). It opens N client
+// connections to a ws:// URL on 127.0.0.1 with at most C handshakes in flight, optionally makes
+// every client send M pings one at a time, holds the connections, closes them, and prints one
+// JSON object with the figures. See Benchmarks/README.md.
+import ArgumentParser
+import CUVBench
+import Foundation
+import Histogram
+
+enum Scenario: String, ExpressibleByArgument, CaseIterable {
+  case connect, ping
+}
+
+@main
+struct RTLoad: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "rt-load",
+    abstract: "WebSocket load generator (one libuv loop): connection count, handshake rate, ping round trips.")
+
+  @Option(help: "ws://127.0.0.1:PORT/PATH (only 127.0.0.1 is allowed as the destination).")
+  var url: String
+
+  @Option(help: "Client connections to open.")
+  var connections = 100
+
+  @Option(help: "Most handshakes in flight at once.")
+  var concurrency = 256
+
+  @Option(help: "connect: open and hold; ping: then every client sends --pings pings, one at a time.")
+  var scenario: Scenario = .connect
+
+  @Option(help: "Pings per client (scenario ping).")
+  var pings = 100
+
+  @Option(help: "Bytes of payload per ping (0-125).")
+  var pingPayload = 8
+
+  @Option(help: "Server process id: its VmRSS is read before and after the connections are established.")
+  var serverPid: Int32?
+
+  @Option(help: "Milliseconds to wait after the last handshake before reading the server's RSS.")
+  var settleMs: UInt64 = 1000
+
+  @Option(help: "Milliseconds to hold the connections open (after the pings) before closing them.")
+  var holdMs: UInt64 = 0
+
+  @Option(help: "Seconds after which the run stops by itself and reports what it has.")
+  var timeoutS: UInt64 = 120
+
+  @Option(
+    help: ArgumentHelp(
+      "Loopback source addresses to spread the clients over (127.0.0.1 .. 127.0.0.N).",
+      discussion: "A server that limits connections per IP sees each as a different client."))
+  var sourceAddresses = 1
+
+  func validate() throws {
+    guard connections > 0, connections <= 1_000_000 else { throw ValidationError("--connections must be 1...1000000") }
+    guard concurrency > 0 else { throw ValidationError("--concurrency must be positive") }
+    guard pings >= 0, pings <= 10_000_000 else { throw ValidationError("--pings must be 0...10000000") }
+    guard (0...125).contains(pingPayload) else { throw ValidationError("--ping-payload must be 0...125") }
+    guard timeoutS > 0, timeoutS <= 86_400 else { throw ValidationError("--timeout-s must be 1...86400") }
+    guard (1...250).contains(sourceAddresses) else { throw ValidationError("--source-addresses must be 1...250") }
+    _ = try Target(url)
+  }
+
+  func run() throws {
+    let target = try Target(url)
+    let (soft, hard) = raiseFileLimit()
+    writeStderr(
+      "rt-load: \(scenario.rawValue) \(connections) connections to \(url), concurrency \(concurrency), "
+        + "RLIMIT_NOFILE \(soft) (hard \(hard))\n")
+    if UInt64(connections) + 64 > soft {
+      writeStderr("rt-load: warning: \(connections) sockets may exceed the fd limit \(soft)\n")
+    }
+    let runner = Runner(command: self, target: target)
+    runner.run()
+    print(runner.report())
+  }
+}
+
+/// The parsed URL: only an IPv4 literal 127.0.0.1 destination is accepted (workplace rule).
+struct Target {
+  var host: String
+  var port: Int32
+  var path: String
+
+  init(_ url: String) throws {
+    guard url.hasPrefix("ws://") else { throw ValidationError("--url must start with ws://") }
+    let rest = url.dropFirst(5)
+    let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+    let authority = rest[..<slash]
+    path = slash == rest.endIndex ? "/" : String(rest[slash...])
+    guard let colon = authority.lastIndex(of: ":") else { throw ValidationError("--url needs an explicit port") }
+    host = String(authority[..<colon])
+    guard let p = Int32(authority[authority.index(after: colon)...]), (1...65535).contains(p) else {
+      throw ValidationError("--url has a bad port")
+    }
+    port = p
+    guard host == "127.0.0.1" else {
+      throw ValidationError("refusing host '\(host)': rt-load only sends traffic to 127.0.0.1")
+    }
+    guard !path.contains(" "), !path.contains("\r"), !path.contains("\n") else { throw ValidationError("bad path") }
+  }
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit; returns (soft, hard) after.
+func raiseFileLimit() -> (UInt64, UInt64) {
+  var limit = rlimit()
+  guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return (0, 0) }
+  if limit.rlim_cur < limit.rlim_max {
+    limit.rlim_cur = limit.rlim_max
+    _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+  }
+  return (UInt64(limit.rlim_cur), UInt64(limit.rlim_max))
+}
+
+/// VmRSS of a process in KiB, from /proc/PID/status.
+func readRSSKiB(pid: Int32) -> Int? {
+  guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+  for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+    return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+  }
+  return nil
+}
+
+func latencyHistogram() -> Histogram<UInt64> {
+  Histogram<UInt64>(
+    lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three)
+}
+
+func writeStderr(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }

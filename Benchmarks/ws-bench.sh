@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# ws-bench.sh: the WebSocket endpoint against a reference peer (Node's `ws`), with rt-load.
+# Builds realtime-server and rt-load (release), then for each server — RealtimeCore's
+# realtime-server and Benchmarks/reference/ws-server.js — starts a fresh process on port 0 for
+# every measurement, runs rt-load against it and stops it:
+#   1. connect 10,000 clients, server RSS before/after (memory per connection, handshakes/s)
+#   2. connect 2,000 clients (handshakes/s)
+#   3. 100 clients x 100 pings, one at a time per client (round trip p50/p99)
+#   4. 1 client x 1000 pings (the round trip with nothing queued before it)
+# Prints a "# label" line and the rt-load JSON line for each. Bounded: every rt-load run stops
+# itself (--timeout-s) and is also under `timeout`; servers are killed on any exit (trap).
+#
+#   Benchmarks/ws-bench.sh                 # from the repository root or anywhere
+#   CONNECTIONS=5000 Benchmarks/ws-bench.sh
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BENCH="$ROOT/Benchmarks"
+CONNECTIONS="${CONNECTIONS:-10000}"
+HANDSHAKE_CONNECTIONS="${HANDSHAKE_CONNECTIONS:-2000}"
+PING_CLIENTS="${PING_CLIENTS:-100}"
+PINGS="${PINGS:-100}"
+# realtime-server allows 256 connections per client IP (ListenConfig.maxConnectionsPerIP, no
+# command-line flag); the clients are spread over 127.0.0.1..127.0.0.64 for both servers.
+SOURCE_ADDRESSES="${SOURCE_ADDRESSES:-64}"
+RUN_TIMEOUT_S="${RUN_TIMEOUT_S:-120}"
+NODE_WS_DIR="${NODE_WS_DIR:-/usr/share/nodejs/ws}"
+
+SERVER_PID=""
+LOAD_PID=""
+SERVER_LOG="$(mktemp /tmp/ws-bench-server.XXXXXX)"
+cleanup() {
+  if [[ -n "$LOAD_PID" ]]; then kill "$LOAD_PID" 2>/dev/null || true; wait "$LOAD_PID" 2>/dev/null || true; LOAD_PID=""; fi
+  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=""
+}
+trap 'cleanup; rm -f "$SERVER_LOG"' EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "ws-bench: $*" >&2; }
+
+# --- build ---------------------------------------------------------------------------------
+command -v node >/dev/null || { log "node is missing (apt-get install -y nodejs node-ws)"; exit 1; }
+if [[ ! -d "$NODE_WS_DIR" ]]; then
+  log "node-ws missing at $NODE_WS_DIR; installing"
+  apt-get install -y node-ws >/dev/null
+fi
+log "building realtime-server (release)"
+(cd "$ROOT" && timeout 1800 swift build -c release --product realtime-server >&2)
+log "building rt-load (release)"
+(cd "$BENCH" && timeout 1800 swift build -c release --product rt-load >&2)
+RT_LOAD="$BENCH/.build/release/rt-load"
+RT_SERVER="$ROOT/.build/release/realtime-server"
+
+# Servers and rt-load get the hard descriptor limit (20,000 here) as their soft one.
+ulimit -n "$(ulimit -Hn)"
+
+# --- servers -------------------------------------------------------------------------------
+# start_server NAME: starts a fresh server on port 0, sets SERVER_PID and URL.
+start_server() {
+  : >"$SERVER_LOG"
+  case "$1" in
+    realtimecore)
+      # --log-level info: at warn the server does not print its "listening on" line, and with
+      # --port 0 that line is the only way to learn the port.
+      "$RT_SERVER" --port 0 --in-memory --log-level info --idle-timeout-ms 600000 --web-root "" \
+        >"$SERVER_LOG" 2>&1 &
+      SERVER_PID=$! ;;
+    node-ws)
+      NODE_PATH="$(dirname "$NODE_WS_DIR")" node "$BENCH/reference/ws-server.js" 0 >"$SERVER_LOG" 2>&1 &
+      SERVER_PID=$! ;;
+  esac
+  local line=""
+  for _ in $(seq 150); do
+    line="$(grep -o 'listening on ws://127\.0\.0\.1:[0-9]*/[a-z]*' "$SERVER_LOG" | head -1 || true)"
+    [[ -n "$line" ]] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { log "$1 exited:"; cat "$SERVER_LOG" >&2; exit 1; }
+    sleep 0.1
+  done
+  [[ -n "$line" ]] || { log "$1 did not report its port"; cat "$SERVER_LOG" >&2; exit 1; }
+  URL="ws://${line#listening on ws://}"
+  sleep 0.5  # let it finish starting before its RSS is read
+}
+
+# measure NAME LABEL RT-LOAD-ARGS...: one fresh server, one rt-load run, one JSON line.
+measure() {
+  local name="$1" label="$2"; shift 2
+  start_server "$name"
+  log "$name $label: $URL (pid $SERVER_PID)"
+  echo "# $name $label"
+  # In the background + wait, so that a signal runs the traps at once, not after the run.
+  timeout $((RUN_TIMEOUT_S + 60)) "$RT_LOAD" --url "$URL" --server-pid "$SERVER_PID" \
+    --source-addresses "$SOURCE_ADDRESSES" --timeout-s "$RUN_TIMEOUT_S" "$@" &
+  LOAD_PID=$!
+  local rc=0
+  wait "$LOAD_PID" || rc=$?
+  LOAD_PID=""
+  [[ $rc -eq 0 ]] || log "rt-load exited with $rc ($name $label)"
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then log "$name died during $label:"; cat "$SERVER_LOG" >&2; fi
+  if [[ -s "$SERVER_LOG" ]]; then log "$name log (last lines):"; tail -5 "$SERVER_LOG" >&2; fi
+  cleanup
+}
+
+for server in realtimecore node-ws; do
+  measure "$server" "connect-$CONNECTIONS" --scenario connect --connections "$CONNECTIONS" --hold-ms 1000
+  measure "$server" "connect-$HANDSHAKE_CONNECTIONS" --scenario connect --connections "$HANDSHAKE_CONNECTIONS"
+  measure "$server" "ping-${PING_CLIENTS}x$PINGS" --scenario ping --connections "$PING_CLIENTS" --pings "$PINGS"
+  measure "$server" "ping-1x1000" --scenario ping --connections 1 --pings 1000
+done
+log "done"
