@@ -45,7 +45,8 @@ import Testing
   func stopsCleanlyOnSignalWithItsDefaultDatabase(signal: Int32) throws {
     let dir = try makeTempDir()
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let (status, log) = try runUntilSignal(signal, in: dir)
+    // Port 0: the two signal cases run in parallel and must not compete for one port.
+    let (status, log) = try runUntilSignal(signal, in: dir, ["--port", "0"])
     #expect(status == 0, "\(log)")
     #expect(log.contains("stopped cleanly"))
     #expect(FileManager.default.fileExists(atPath: dir + "/data/realtime.db"), "default --db is ./data/realtime.db")
