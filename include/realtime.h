@@ -178,7 +178,8 @@ typedef struct rt_core rt_core;
  * On success *out receives the handle, to be released with rt_core_close. On failure *out is set
  * to NULL (when out is not NULL) and rt_core_errmsg(NULL) on the same thread gives the detail.
  * Errors: RT_EINVAL (config or out NULL, bad durability or log level), RT_EVERSION (struct_size
- * smaller than the first rt_config, or larger with non-zero bytes this library does not know),
+ * smaller than the first rt_config, larger by more than 4096 bytes, or larger with non-zero bytes
+ * this library does not know),
  * RT_EIO, RT_ECORRUPT, RT_ESCHEMA, RT_EBUSY, RT_ENOMEM, RT_ELOOP. Any thread; blocks for the
  * database open.
  */

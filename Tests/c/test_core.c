@@ -917,6 +917,19 @@ static void test_struct_size(void)
     CHECK(errmsg_nonempty(NULL));
     CHECK(core == NULL);
     free(buf);
+
+    /* A garbage struct_size far beyond any struct, in front of zeroed memory: refused without the
+     * library reading past the caller's allocation (AddressSanitizer would report it). */
+    buf = calloc(1, 1 << 16);
+    CHECK(buf != NULL);
+    if (buf == NULL)
+        return;
+    cfg.struct_size = (size_t)1 << 40;
+    memcpy(buf, &cfg, sizeof cfg);
+    core = SENTINEL_CORE;
+    CHECK_EQ_INT(rt_core_open((const rt_config *)(void *)buf, &core), RT_EVERSION);
+    CHECK(core == NULL);
+    free(buf);
 }
 
 static void test_bad_values(void)
