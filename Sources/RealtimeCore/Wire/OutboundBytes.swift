@@ -19,6 +19,12 @@ final class OutboundBytes: @unchecked Sendable {
 
   deinit { base.deallocate() }
 
-  /// The bytes, valid while this object is alive.
-  var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+  /// Runs `body` with the bytes; the pointer is valid only inside it. (A plain pointer property
+  /// would let the object be freed while a caller still reads through it.)
+  func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    try withExtendedLifetime(self) { try body(UnsafeRawBufferPointer(start: base, count: count)) }
+  }
+
+  /// A copy of the bytes.
+  var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 }

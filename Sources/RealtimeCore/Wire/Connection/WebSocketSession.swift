@@ -73,14 +73,14 @@ final class WebSocketSession {
   /// Sends a ping (keepalive).
   func ping(_ payload: [UInt8] = []) {
     guard phase == .open else { return }
-    transport.write(OutboundBytes(FrameEncoder.frame(.ping, Array(payload.prefix(125)))))
+    transport.write(Array(payload.prefix(125)).withUnsafeBytes { FrameEncoder.encoded(.ping, $0) })
   }
 
   /// Starts the closing handshake: sends a close frame and waits for the peer's.
   func close(_ code: CloseCode, reason: String = "") {
     switch phase {
     case .open:
-      transport.write(OutboundBytes(FrameEncoder.close(code, reason: reason)))
+      transport.write(FrameEncoder.encodedClose(code, reason: reason))
       phase = .closing
     case .handshake:
       end(.failed(code, reason: reason))
@@ -181,7 +181,9 @@ final class WebSocketSession {
     case .close(let code, _):
       if phase == .open {
         // Echo the peer's code (RFC 6455 §5.5.1); a close without a code is answered with none.
-        transport.write(OutboundBytes(code.map { FrameEncoder.close($0) } ?? FrameEncoder.frame(.close, [])))
+        transport.write(
+          code.map { FrameEncoder.encodedClose($0) }
+            ?? FrameEncoder.encoded(.close, UnsafeRawBufferPointer(start: nil, count: 0)))
       }
       end(.closed(code, initiatedByPeer: phase == .open))
       transport.finish()
@@ -194,7 +196,7 @@ final class WebSocketSession {
   private func fail(_ code: CloseCode, _ reason: String) {
     // Once our close frame is out, nothing more may be sent, not even a second close.
     if phase == .open {
-      transport.write(OutboundBytes(FrameEncoder.close(code, reason: reason)))
+      transport.write(FrameEncoder.encodedClose(code, reason: reason))
     }
     end(.failed(code, reason: reason))
     transport.finish()

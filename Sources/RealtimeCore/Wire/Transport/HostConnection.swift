@@ -36,7 +36,7 @@ final class HostConnection: SessionTransport {
 
   func write(_ bytes: OutboundBytes) {
     guard !isFinished else { return }
-    output(bytes.buffer)
+    bytes.withUnsafeBytes { output($0) }
   }
 
   /// The session is over: the host closes its socket once it has written what it was given.

@@ -8,22 +8,7 @@ enum FrameEncoder {
 
   /// Appends one final frame with `payload` to `out`.
   static func append(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer, to out: inout [UInt8]) {
-    out.reserveCapacity(out.count + headerLength(payload: payload.count) + payload.count)
-    out.append(0x80 | opcode.rawValue)
-    let n = payload.count
-    if n < 126 {
-      out.append(UInt8(n))
-    } else if n <= 0xFFFF {
-      out.append(126)
-      out.append(UInt8(n >> 8))
-      out.append(UInt8(n & 0xFF))
-    } else {
-      out.append(127)
-      for shift in stride(from: 56, through: 0, by: -8) {
-        out.append(UInt8(truncatingIfNeeded: UInt64(n) >> UInt64(shift)))
-      }
-    }
-    out.append(contentsOf: payload)
+    encoded(opcode, payload).withUnsafeBytes { out.append(contentsOf: $0) }
   }
 
   /// One final frame, encoded straight into a shareable buffer (header and payload, one
@@ -51,21 +36,23 @@ enum FrameEncoder {
 
   /// One final frame as its own buffer.
   static func frame(_ opcode: Opcode, _ payload: [UInt8]) -> [UInt8] {
-    var out: [UInt8] = []
-    payload.withUnsafeBytes { append(opcode, $0, to: &out) }
-    return out
+    payload.withUnsafeBytes { encoded(opcode, $0) }.bytes
   }
 
   /// A close frame with `code` and a reason cut to fit the 125-byte control limit (at a UTF-8
   /// boundary, so the reason stays valid text).
   static func close(_ code: CloseCode, reason: String = "") -> [UInt8] {
-    var payload = [UInt8(code.rawValue >> 8), UInt8(code.rawValue & 0xFF)]
+    frame(.close, closePayload(code, reason: reason))
+  }
+
+  /// The same close frame in a shareable buffer.
+  static func encodedClose(_ code: CloseCode, reason: String = "") -> OutboundBytes {
+    closePayload(code, reason: reason).withUnsafeBytes { encoded(.close, $0) }
+  }
+
+  private static func closePayload(_ code: CloseCode, reason: String) -> [UInt8] {
     var cut = Array(reason.utf8.prefix(123))
-    while let last = cut.last, !cut.withUnsafeBytes({ UTF8Validator.isValid($0) }) {
-      _ = last
-      cut.removeLast()
-    }
-    payload += cut
-    return frame(.close, payload)
+    while !cut.isEmpty, !cut.withUnsafeBytes({ UTF8Validator.isValid($0) }) { cut.removeLast() }
+    return [UInt8(code.rawValue >> 8), UInt8(code.rawValue & 0xFF)] + cut
   }
 }

@@ -10,7 +10,7 @@ private final class RecordingTransport: SessionTransport {
   var buffers: [ObjectIdentifier] = []
   func write(_ bytes: OutboundBytes) {
     precondition(!finished, "no write may follow finish()")
-    written += bytes.buffer
+    written += bytes.bytes
     buffers.append(ObjectIdentifier(bytes))
   }
   func finish() { finished = true }

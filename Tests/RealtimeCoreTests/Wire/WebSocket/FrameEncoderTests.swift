@@ -118,7 +118,7 @@ import Testing
     let payload = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 7) }
     for opcode in [Opcode.text, .binary, .ping] where !(opcode.isControl && length > 125) {
       let shared = payload.withUnsafeBytes { FrameEncoder.encoded(opcode, $0) }
-      #expect(Array(shared.buffer) == FrameEncoder.frame(opcode, payload))
+      #expect(shared.bytes == FrameEncoder.frame(opcode, payload))
     }
   }
 }
