@@ -132,6 +132,17 @@ public final class Core: @unchecked Sendable {
     return waiter.wait()
   }
 
+  /// Runs `body` on the loop thread and returns its result or rethrows its error; blocks the
+  /// caller, with the rules of `call`.
+  func perform<T: Sendable>(
+    _ body: @escaping @Sendable (Engine) throws(RealtimeError) -> T
+  ) throws(RealtimeError) -> T {
+    let result: Result<T, RealtimeError> = try call { engine, reply in
+      do throws(RealtimeError) { reply(.success(try body(engine))) } catch { reply(.failure(error)) }
+    }
+    return try result.get()
+  }
+
   /// Blocks until every call posted before it has run and every write it queued is committed.
   public func sync() throws(RealtimeError) {
     let error: RealtimeError? = try call { engine, reply in
@@ -143,14 +154,7 @@ public final class Core: @unchecked Sendable {
   /// Listens for WebSocket clients on `host:port` (an IPv4 or IPv6 address; port 0 picks a free
   /// port) and returns the port bound. Any thread but the loop's.
   public func listen(host: String, port: Int, config: ListenConfig = ListenConfig()) throws(RealtimeError) -> Int {
-    let result: Result<Int, RealtimeError> = try call { engine, reply in
-      do throws(RealtimeError) {
-        reply(.success(try engine.listen(host: host, port: port, config: config)))
-      } catch {
-        reply(.failure(error))
-      }
-    }
-    return try result.get()
+    try perform { engine throws(RealtimeError) in try engine.listen(host: host, port: port, config: config) }
   }
 
   /// Whether the calling thread is this core's loop thread.
@@ -166,14 +170,9 @@ public final class Core: @unchecked Sendable {
     if isOnLoopThread {
       return try engine.openHostConnection(config: config, output: output, ended: ended)
     }
-    let result: Result<UInt64, RealtimeError> = try call { engine, reply in
-      do throws(RealtimeError) {
-        reply(.success(try engine.openHostConnection(config: config, output: output, ended: ended)))
-      } catch {
-        reply(.failure(error))
-      }
+    return try perform { engine throws(RealtimeError) in
+      try engine.openHostConnection(config: config, output: output, ended: ended)
     }
-    return try result.get()
   }
 
   /// Bytes the host read from a host connection's socket. Processed at once on the loop thread,
