@@ -5,6 +5,7 @@
 //   .build/release/fuzz-store-open -max_total_time=60 corpus/store-open
 //   .build/release/fuzz-http-head -max_total_time=60 corpus/http-head
 //   .build/release/fuzz-frames -max_total_time=60 corpus/frames
+//   .build/release/fuzz-envelope -max_total_time=60 corpus/envelope
 //
 // Only --sanitize=fuzzer: with Swift 6.3.1, adding address sanitizing to the same build drops the
 // coverage instrumentation, and libFuzzer then mutates blindly. Swift's own checks (bounds,
@@ -31,6 +32,11 @@ let package = Package(
     // crash or an oversized allocation, the same events for every chunk size.
     .executableTarget(
       name: "fuzz-frames",
+      dependencies: [.product(name: "RealtimeCore", package: "RealtimeCore")]),
+    // Arbitrary bytes as a protocol message, JSON or binary as the first byte chooses: never a
+    // crash, and whatever decodes survives an encode/decode round trip unchanged.
+    .executableTarget(
+      name: "fuzz-envelope",
       dependencies: [.product(name: "RealtimeCore", package: "RealtimeCore")]),
   ]
 )

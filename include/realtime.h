@@ -316,10 +316,15 @@ typedef struct rt_listen_config {
     rt_auth_fn auth_fn;
     /** Passed as the first argument of auth_fn. */
     void *auth_user_data;
+    /**
+     * Milliseconds a client has, after the upgrade, to send its protocol `connect` message; then
+     * it gets `disconnect` 4004 (docs/protocol.md). Default 10000, at most 3600000.
+     */
+    uint32_t connect_timeout_ms;
 } rt_listen_config;
 
 /** Static initialiser with every default: `rt_listen_config lc = RT_LISTEN_CONFIG_INIT;` */
-#define RT_LISTEN_CONFIG_INIT {sizeof(rt_listen_config), NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, NULL, NULL}
+#define RT_LISTEN_CONFIG_INIT {sizeof(rt_listen_config), NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, NULL, NULL, 0}
 
 /** Sets *config to the defaults (RT_LISTEN_CONFIG_INIT). RT_EINVAL if config is NULL. Any thread. */
 rt_status rt_listen_config_init(rt_listen_config *config);

@@ -41,6 +41,8 @@ func decodeListenConfig(_ raw: UnsafePointer<rt_listen_config>?) throws(Realtime
     try option(c.handshake_timeout_ms, 10_000, limit: 3_600_000, "handshake_timeout_ms"))
   config.closeTimeoutMs = UInt64(try option(c.close_timeout_ms, 5_000, limit: 3_600_000, "close_timeout_ms"))
   config.idleTimeoutMs = UInt64(try option(c.idle_timeout_ms, 60_000, limit: 86_400_000, "idle_timeout_ms"))
+  config.connectTimeoutMs = UInt64(
+    try option(c.connect_timeout_ms, 10_000, limit: 3_600_000, "connect_timeout_ms"))
   config.maxWriteQueueBytes = try option(c.max_write_queue_bytes, 4 << 20, limit: 1 << 30, "max_write_queue_bytes")
   if let origins = c.allowed_origins {
     guard c.allowed_origin_count <= 1024 else {

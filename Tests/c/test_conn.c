@@ -101,6 +101,15 @@ static void test_host_fed_connection(void)
     CHECK(sink_has(&s, "HTTP/1.1 101 Switching Protocols\r\n"));
     CHECK(sink_has(&s, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
 
+    /* The protocol: connect is answered with connected, a JSON ping with its pong. */
+    n = client_frame(frame, 0x1, "{\"type\":\"connect\",\"id\":1}", 25);
+    CHECK_EQ_INT(rt_conn_feed(conn, frame, n), RT_OK);
+    n = client_frame(frame, 0x1, "{\"type\":\"ping\",\"id\":2,\"data\":[true]}", 36);
+    CHECK_EQ_INT(rt_conn_feed(conn, frame, n), RT_OK);
+    CHECK_EQ_INT(rt_core_sync(core), RT_OK);
+    CHECK(sink_has(&s, "{\"type\":\"connected\",\"id\":1,\"v\":1,\"session\":\""));
+    CHECK(sink_has(&s, "\x81\x24{\"type\":\"pong\",\"id\":2,\"data\":[true]}"));
+
     /* A ping is answered with a pong; a close with a close, and the end callback. */
     pthread_mutex_lock(&s.mu);
     s.len = 0;
@@ -184,10 +193,61 @@ static void test_attached_feed_is_processed_before_it_returns(void)
     CHECK_EQ_INT(rt_core_close(&core), RT_OK);
 }
 
+static int guard_fired;
+
+static void on_guard(uv_timer_t *timer)
+{
+    (void)timer;
+    guard_fired = 1;
+}
+
+static void test_no_connect_within_the_timeout_is_disconnected_with_4004(void)
+{
+    rt_config cfg = RT_CONFIG_INIT;
+    rt_listen_config lc = RT_LISTEN_CONFIG_INIT;
+    rt_core *core = NULL;
+    rt_conn *conn = NULL;
+    struct sink s;
+    uv_loop_t loop;
+    uv_timer_t guard;
+    unsigned char frame[16];
+    size_t n;
+
+    sink_init(&s);
+    lc.connect_timeout_ms = 20;
+    CHECK_EQ_INT(uv_loop_init(&loop), 0);
+    CHECK_EQ_INT(rt_core_open(&cfg, &core), RT_OK);
+    if (core == NULL)
+        return;
+    CHECK_EQ_INT(rt_core_attach(core, &loop), RT_OK);
+    CHECK_EQ_INT(rt_conn_open(core, &lc, on_output, on_end, &s, &conn), RT_OK);
+    CHECK_EQ_INT(rt_conn_feed(conn, (const uint8_t *)upgrade, sizeof upgrade - 1), RT_OK);
+    /* The host's loop runs the core's timer. The core's timers do not keep a loop alive, so the
+     * host's own handle (here a 10 s guard) does, as a host's sockets would. */
+    CHECK_EQ_INT(uv_timer_init(&loop, &guard), 0);
+    CHECK_EQ_INT(uv_timer_start(&guard, on_guard, 10000, 0), 0);
+    while (!sink_has(&s, "\"code\":4004") && !guard_fired && uv_run(&loop, UV_RUN_ONCE) != 0) {
+    }
+    uv_close((uv_handle_t *)&guard, NULL);
+    CHECK(sink_has(&s, "{\"type\":\"disconnect\",\"code\":4004,\"reason\":\"no connect message within 20 ms\","
+                       "\"reconnect\":true}"));
+    CHECK(sink_has(&s, "\x88\x21\x0f\xa4no connect message within 20 ms"));
+    CHECK_EQ_INT(s.ended, 0); /* waiting for the client's close */
+    n = client_frame(frame, 0x8, "\x0f\xa4", 2);
+    CHECK_EQ_INT(rt_conn_feed(conn, frame, n), RT_OK);
+    CHECK_EQ_INT(s.ended, 1);
+    CHECK_EQ_INT(rt_conn_close(&conn), RT_OK);
+    CHECK_EQ_INT(rt_core_stop(core), RT_OK);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_EQ_INT(uv_loop_close(&loop), 0);
+    CHECK_EQ_INT(rt_core_close(&core), RT_OK);
+}
+
 int main(void)
 {
     RUN(test_host_fed_connection);
     RUN(test_garbage_is_refused_and_close_after_core_close);
     RUN(test_attached_feed_is_processed_before_it_returns);
+    RUN(test_no_connect_within_the_timeout_is_disconnected_with_4004);
     return harness_summary();
 }

@@ -111,6 +111,9 @@ static void test_listen_options(void)
     lc.max_message_bytes = (size_t)1 << 31;
     CHECK_EQ_INT(rt_core_listen(core, "127.0.0.1", 0, &lc, NULL), RT_EINVAL);
     lc.max_message_bytes = 0;
+    lc.connect_timeout_ms = 3600001;
+    CHECK_EQ_INT(rt_core_listen(core, "127.0.0.1", 0, &lc, NULL), RT_EINVAL);
+    lc.connect_timeout_ms = 0;
     lc.struct_size = 8;
     CHECK_EQ_INT(rt_core_listen(core, "127.0.0.1", 0, &lc, NULL), RT_EVERSION);
     lc.struct_size = sizeof lc;

@@ -1,4 +1,5 @@
 """Fixtures: a real realtime-server process on a free loopback port, as users run it."""
+import contextlib
 import os
 import pathlib
 import re
@@ -32,15 +33,16 @@ class Server:
         raise RuntimeError("no VmRSS")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@contextlib.contextmanager
+def running_server(workdir, *extra_args):
+    """A realtime-server on a free port with the fixture's tight limits plus `extra_args`; stopped
+    with SIGTERM at the end, which must exit cleanly."""
     binary = server_binary()
     assert binary.exists(), f"build the server first (swift build): {binary}"
-    workdir = tmp_path_factory.mktemp("server")
     proc = subprocess.Popen(
         [str(binary), "--port", "0", "--in-memory", "--handshake-timeout-ms", "1000", "--idle-timeout-ms", "1000",
          "--max-write-queue-bytes", str(256 << 10), "--log-level", "debug",
-         "--web-root", str(ROOT / "examples" / "web")],
+         "--web-root", str(ROOT / "examples" / "web"), *extra_args],
         cwd=workdir, stderr=subprocess.PIPE, text=True)
     port = None
     log = []
@@ -54,9 +56,20 @@ def server(tmp_path_factory):
     # Keep draining the log: a full pipe would block the server's writes, and its loop with them.
     drain = threading.Thread(target=lambda: log.extend(proc.stderr), daemon=True)
     drain.start()
-    yield Server(proc, port)
-    proc.send_signal(signal.SIGTERM)
-    status = proc.wait(timeout=30)
-    drain.join(timeout=10)
+    server = Server(proc, port)
+    server.log = log
+    try:
+        yield server
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        status = proc.wait(timeout=30)
+        drain.join(timeout=10)
     assert status == 0, "".join(log[-50:])
     assert any("stopped cleanly" in line for line in log)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with running_server(tmp_path_factory.mktemp("server")) as server:
+        yield server

@@ -41,8 +41,10 @@ async def page_state(devtools_url, page_url, deadline):
         await call("Page.navigate", url=page_url)
         state = None
         while time.monotonic() < deadline:
-            reply = await call("Runtime.evaluate", expression="document.body && document.body.dataset.state || ''",
-                               returnByValue=True)
+            # "ponged" once the page has sent connect, got connected, and had a ping answered.
+            expression = ("!document.body ? '' : document.body.dataset.state === 'closed' ? 'closed' : "
+                          "document.body.dataset.session && document.body.dataset.pongs ? 'ponged' : ''")
+            reply = await call("Runtime.evaluate", expression=expression, returnByValue=True)
             state = reply.get("result", {}).get("result", {}).get("value")
             if state:
                 return state
@@ -50,7 +52,7 @@ async def page_state(devtools_url, page_url, deadline):
         return state
 
 
-def test_headless_chromium_loads_the_client_and_connects(server):
+def test_headless_chromium_loads_the_client_connects_and_pings(server):
     # Chromium's helper processes may still be writing the profile as they exit.
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         browser = subprocess.Popen(
@@ -72,7 +74,7 @@ def test_headless_chromium_loads_the_client_and_connects(server):
             page = next(t for t in targets if t.get("type") == "page")
             state = asyncio.run(page_state(page["webSocketDebuggerUrl"], f"http://127.0.0.1:{server.port}/",
                                            time.monotonic() + 30))
-            assert state == "connected"
+            assert state == "ponged"
         finally:
             # The whole process group: the browser and its renderer and utility processes.
             os.killpg(browser.pid, signal.SIGTERM)

@@ -22,6 +22,9 @@ struct RealtimeServer: ParsableCommand {
   @Option(help: "Milliseconds a client has to complete the WebSocket handshake.")
   var handshakeTimeoutMs: UInt64 = 10_000
 
+  @Option(help: "Milliseconds a client has, after the upgrade, to send its connect message (then 4004).")
+  var connectTimeoutMs: UInt64 = 10_000
+
   @Option(help: "Milliseconds of client silence before it is closed (pinged at half of it).")
   var idleTimeoutMs: UInt64 = 60_000
 
@@ -52,7 +55,9 @@ struct RealtimeServer: ParsableCommand {
   func validate() throws {
     guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
     guard !host.isEmpty else { throw ValidationError("--host must not be empty") }
-    guard handshakeTimeoutMs > 0, idleTimeoutMs > 0 else { throw ValidationError("timeouts must be positive") }
+    guard handshakeTimeoutMs > 0, idleTimeoutMs > 0, connectTimeoutMs > 0 else {
+      throw ValidationError("timeouts must be positive")
+    }
     guard maxWriteQueueBytes >= 4096 else { throw ValidationError("--max-write-queue-bytes must be at least 4096") }
     guard maxConnections > 0, maxConnectionsPerIP > 0 else {
       throw ValidationError("connection limits must be positive")
@@ -84,7 +89,8 @@ struct RealtimeServer: ParsableCommand {
       try core.start()
       var config = ListenConfig(
         maxConnections: maxConnections, maxConnectionsPerIP: maxConnectionsPerIP,
-        handshakeTimeoutMs: handshakeTimeoutMs, maxWriteQueueBytes: maxWriteQueueBytes, idleTimeoutMs: idleTimeoutMs)
+        handshakeTimeoutMs: handshakeTimeoutMs, maxWriteQueueBytes: maxWriteQueueBytes, idleTimeoutMs: idleTimeoutMs,
+        connectTimeoutMs: connectTimeoutMs)
       var isDirectory: ObjCBool = false
       if !webRoot.isEmpty
         && !(FileManager.default.fileExists(atPath: webRoot, isDirectory: &isDirectory) && isDirectory.boolValue)

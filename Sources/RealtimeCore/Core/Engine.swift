@@ -18,6 +18,7 @@ final class Engine: @unchecked Sendable {
   private var handshaking = 0
   private var hostConnections: [UInt64: HostConnection] = [:]
   private var nextHostConnectionID: UInt64 = 1
+  private var nextSessionID: UInt64 = 1
 
   /// Every socket read of this loop lands here and is consumed before the next read.
   static let readBufferSize = 64 << 10
@@ -178,6 +179,20 @@ final class Engine: @unchecked Sendable {
     hostConnections.removeValue(forKey: id)?.detach()
   }
 
+  /// The application protocol for a new session on an endpoint with `config`; `pings` tells
+  /// whether the transport sends keepalive pings (TCP) or not (host-fed). Loop thread.
+  func protocolSession(for config: ListenConfig, pings: Bool) -> ProtocolSession {
+    let id = nextSessionID
+    nextSessionID += 1
+    let settings = ProtocolSettings(
+      limits: config.session.envelope, connectTimeoutMs: config.connectTimeoutMs,
+      pingIntervalMs: pings ? max(config.idleTimeoutMs / 2, 1) : nil, maxMessageBytes: config.session.maxMessageBytes,
+      authenticate: config.session.authenticate)
+    return ProtocolSession(id: id, settings: settings) { [unowned self] delay, body in
+      try? self.schedule(after: delay, body)
+    }
+  }
+
   /// Takes a connection out of the handshaking count, once.
   private func handshakeOver(_ connection: TCPConnection) {
     guard connection.countsAsHandshaking else { return }
@@ -204,13 +219,13 @@ final class Engine: @unchecked Sendable {
       // Forgotten here: one already closing must not call back into counts reset below.
       connection.onOpened = nil
       connection.onClosed = nil
-      connection.session?.close(.goingAway, reason: "server shutting down")
+      connection.session?.goAway()
       connection.closeNow(detached: true)
     }
     connections = [:]
     connectionsPerIP = [:]
     for connection in hostConnections.values {
-      connection.session?.close(.goingAway, reason: "server shutting down")
+      connection.session?.goAway()
       connection.finish()
     }
     hostConnections = [:]

@@ -39,4 +39,29 @@ public enum FuzzEntry {
     }
     return events
   }
+
+  /// What `envelope` found.
+  public enum EnvelopeOutcome: Equatable {
+    /// The decoder refused the input with an error for the client.
+    case refused
+    /// The input decoded, and the message re-encoded and decoded back to the same message.
+    case decoded
+    /// Skipped: JSON input that is not UTF-8 (the WebSocket layer refuses it before the decoder).
+    case notText
+    /// A broken invariant: the message did not survive encode and decode. A bug.
+    case roundTripMismatch
+  }
+
+  /// Decodes `bytes` as a protocol message, JSON (`binary` false) or binary; a message that
+  /// decodes is encoded again in the same form and must decode to the same message.
+  public static func envelope(_ bytes: UnsafeRawBufferPointer, binary: Bool) -> EnvelopeOutcome {
+    let input = Array(bytes)
+    if !binary && !UTF8Validator.isValid(bytes) { return .notText }
+    let decode = { (bytes: [UInt8]) throws(ProtocolFault) -> Envelope in
+      binary ? try BinaryEnvelopeReader.decode(bytes) : try JSONEnvelopeReader.decode(bytes)
+    }
+    guard let message = try? decode(input) else { return .refused }
+    let again = try? decode(binary ? EnvelopeWriter.binary(message) : EnvelopeWriter.json(message))
+    return again == message ? .decoded : .roundTripMismatch
+  }
 }

@@ -188,3 +188,53 @@ func parseStream(_ stream: [UInt8], endingAt ends: [Int], maxMessageBytes: Int =
   }
   return result
 }
+
+/// Records what a session writes, as a socket would receive it.
+final class RecordingTransport: SessionTransport {
+  var written: [UInt8] = []
+  var finished = false
+  /// Every buffer handed over, to check that broadcasts are shared, not copied.
+  var buffers: [ObjectIdentifier] = []
+  func write(_ bytes: OutboundBytes) {
+    precondition(!finished, "no write may follow finish()")
+    written += bytes.bytes
+    buffers.append(ObjectIdentifier(bytes))
+  }
+  func finish() { finished = true }
+
+  /// Takes what was written so far.
+  func take() -> [UInt8] {
+    defer { written = [] }
+    return written
+  }
+
+  var text: String { String(decoding: written, as: UTF8.self) }
+}
+
+/// A masked client frame.
+func clientFrame(_ opcode: UInt8, _ payload: [UInt8], fin: Bool = true, mask: [UInt8] = [1, 2, 3, 4]) -> [UInt8] {
+  var out: [UInt8] = [(fin ? 0x80 : 0) | opcode]
+  if payload.count < 126 {
+    out.append(0x80 | UInt8(payload.count))
+  } else {
+    out.append(0x80 | 126)
+    out += [UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+  }
+  out += mask
+  out += payload.enumerated().map { $0.element ^ mask[$0.offset & 3] }
+  return out
+}
+
+func upgrade(path: String = "/ws", extra: String = "") -> [UInt8] {
+  Array(
+    ("GET \(path) HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"
+      + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\(extra)\r\n").utf8)
+}
+
+/// Decodes the server's (unmasked) frames from `bytes`.
+func serverEvents(_ bytes: [UInt8]) throws -> [WebSocketEvent] {
+  var parser = FrameParser(expectMasked: false)
+  var events: [WebSocketEvent] = []
+  try bytes.withUnsafeBytes { try parser.feed($0) { events.append($0) } }
+  return events
+}

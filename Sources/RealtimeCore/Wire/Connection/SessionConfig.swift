@@ -58,6 +58,8 @@ public struct SessionConfig: Sendable {
   public var allowedOrigins: [String]?
   /// Called for every upgrade that passed the other checks; nil lets everyone in.
   public var authenticate: AuthHook?
+  /// Limits on the fields of protocol messages.
+  public var envelope = EnvelopeLimits()
   /// Answers requests to other paths than `path`; nil answers them all with 404.
   public var httpHandler: HTTPHandler?
 

@@ -7,6 +7,20 @@ protocol SessionTransport: AnyObject {
   func finish()
 }
 
+/// What runs on an open WebSocket session: the application protocol (`ProtocolSession`), or a
+/// test's recorder. The session holds it strongly until the session ends. Loop-thread only.
+protocol WebSocketApplication: AnyObject {
+  /// The opening handshake succeeded.
+  func sessionOpened(_ session: WebSocketSession)
+  /// A complete text or binary message arrived.
+  func session(_ session: WebSocketSession, received message: WebSocketEvent)
+  /// The session ended (called once); the session lets go of its application afterwards.
+  func sessionEnded(_ session: WebSocketSession, _ ending: WebSocketSession.Ending)
+  /// The server is shutting down: tell the client in the application protocol (the session
+  /// sends its close frame right after).
+  func serverGoingAway(_ session: WebSocketSession)
+}
+
 /// One WebSocket connection's protocol engine, bytes in and bytes out, with no I/O of its own:
 /// the HTTP upgrade, then frames, pings, the closing handshake, and every violation answered with
 /// the right HTTP status or close code. Loop-thread only.
@@ -37,10 +51,8 @@ final class WebSocketSession {
   /// The request head parser; dropped (with its buffer) once the handshake is over.
   private var http: HTTPHeadParser?
   private var frames: FrameParser
-  /// Called with each text or binary message once the session is open.
-  var onMessage: ((WebSocketSession, WebSocketEvent) -> Void)?
-  /// Called once, when the session ends.
-  var onEnd: ((WebSocketSession, Ending) -> Void)?
+  /// The application protocol on top; gets the messages once the session is open.
+  var application: WebSocketApplication?
 
   init(config: SessionConfig, transport: SessionTransport) {
     self.config = config
@@ -90,6 +102,15 @@ final class WebSocketSession {
     }
   }
 
+  /// The server is shutting down: the application says goodbye in its protocol, or the session
+  /// closes with 1001.
+  func goAway() {
+    if phase == .open, let application {
+      application.serverGoingAway(self)
+    }
+    close(.goingAway, reason: "server shutting down")
+  }
+
   /// The connection went away without a closing handshake.
   func transportClosed() {
     guard phase != .closed else { return }
@@ -125,6 +146,7 @@ final class WebSocketSession {
       self.request = request
       transport.write(OutboundBytes(Handshake.switchingProtocols(key: request.key)))
       phase = .open
+      application?.sessionOpened(self)
       if used < bytes.count { receiveFrames(UnsafeRawBufferPointer(rebasing: bytes[used...])) }
     } catch {
       refuse(error)
@@ -188,7 +210,7 @@ final class WebSocketSession {
       end(.closed(code, initiatedByPeer: phase == .open))
       transport.finish()
     case .text, .binary:
-      if phase == .open { onMessage?(self, event) }
+      if phase == .open { application?.session(self, received: event) }
     }
   }
 
@@ -206,6 +228,8 @@ final class WebSocketSession {
     guard phase != .closed else { return }
     phase = .closed
     ending = how
-    onEnd?(self, how)
+    let application = self.application
+    self.application = nil
+    application?.sessionEnded(self, how)
   }
 }

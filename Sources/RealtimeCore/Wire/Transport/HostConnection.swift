@@ -17,7 +17,9 @@ final class HostConnection: SessionTransport {
 
   /// Starts the session and its handshake timer.
   func start(config: ListenConfig, engine: Engine) {
-    session = WebSocketSession(config: config.session, transport: self)
+    let session = WebSocketSession(config: config.session, transport: self)
+    session.application = engine.protocolSession(for: config, pings: false)
+    self.session = session
     timer = try? engine.schedule(after: config.handshakeTimeoutMs) { [unowned self] in
       self.session?.refuse(HTTPError(408, "the opening handshake took longer than \(config.handshakeTimeoutMs) ms"))
     }

@@ -33,6 +33,7 @@ final class TCPConnection: SessionTransport {
   /// Starts reading and the handshake timer.
   func start() {
     let session = WebSocketSession(config: config.session, transport: self)
+    session.application = engine.protocolSession(for: config, pings: true)
     self.session = session
     handle.pointee.data = Unmanaged.passUnretained(self).toOpaque()
     timer = try? engine.schedule(after: config.handshakeTimeoutMs) { [unowned self] in

@@ -2,57 +2,6 @@ import Testing
 
 @testable import RealtimeCore
 
-/// Records what a session writes, as a socket would receive it.
-private final class RecordingTransport: SessionTransport {
-  var written: [UInt8] = []
-  var finished = false
-  /// Every buffer handed over, to check that broadcasts are shared, not copied.
-  var buffers: [ObjectIdentifier] = []
-  func write(_ bytes: OutboundBytes) {
-    precondition(!finished, "no write may follow finish()")
-    written += bytes.bytes
-    buffers.append(ObjectIdentifier(bytes))
-  }
-  func finish() { finished = true }
-
-  /// Takes what was written so far.
-  func take() -> [UInt8] {
-    defer { written = [] }
-    return written
-  }
-
-  var text: String { String(decoding: written, as: UTF8.self) }
-}
-
-/// A masked client frame.
-private func clientFrame(_ opcode: UInt8, _ payload: [UInt8], fin: Bool = true, mask: [UInt8] = [1, 2, 3, 4]) -> [UInt8]
-{
-  var out: [UInt8] = [(fin ? 0x80 : 0) | opcode]
-  if payload.count < 126 {
-    out.append(0x80 | UInt8(payload.count))
-  } else {
-    out.append(0x80 | 126)
-    out += [UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
-  }
-  out += mask
-  out += payload.enumerated().map { $0.element ^ mask[$0.offset & 3] }
-  return out
-}
-
-private func upgrade(path: String = "/ws", extra: String = "") -> [UInt8] {
-  Array(
-    ("GET \(path) HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"
-      + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\(extra)\r\n").utf8)
-}
-
-/// Decodes the server's (unmasked) frames from `bytes`.
-private func serverEvents(_ bytes: [UInt8]) throws -> [WebSocketEvent] {
-  var parser = FrameParser(expectMasked: false)
-  var events: [WebSocketEvent] = []
-  try bytes.withUnsafeBytes { try parser.feed($0) { events.append($0) } }
-  return events
-}
-
 @Suite struct WebSocketSessionTests {
   private func open(
     _ config: SessionConfig = SessionConfig(), extra: String = ""
@@ -60,15 +9,20 @@ private func serverEvents(_ bytes: [UInt8]) throws -> [WebSocketEvent] {
     let transport = RecordingTransport()
     let session = WebSocketSession(config: config, transport: transport)
     let box = Box()
-    session.onMessage = { _, event in box.messages.append(event) }
-    session.onEnd = { _, ending in box.endings.append(ending) }
+    session.application = box
     upgrade(extra: extra).withUnsafeBytes { session.receive($0) }
     return (session, transport, box)
   }
 
-  final class Box {
+  /// Records what the session hands its application.
+  final class Box: WebSocketApplication {
+    var opened = 0
     var messages: [WebSocketEvent] = []
     var endings: [WebSocketSession.Ending] = []
+    func sessionOpened(_ session: WebSocketSession) { opened += 1 }
+    func session(_ session: WebSocketSession, received message: WebSocketEvent) { messages.append(message) }
+    func sessionEnded(_ session: WebSocketSession, _ ending: WebSocketSession.Ending) { endings.append(ending) }
+    func serverGoingAway(_ session: WebSocketSession) {}
   }
 
   @Test func upgradesThenEchoesPingsAndDeliversMessages() throws {
@@ -116,10 +70,11 @@ private func serverEvents(_ bytes: [UInt8]) throws -> [WebSocketEvent] {
   @Test func theFirstFrameMayArriveWithTheHandshake() throws {
     let transport = RecordingTransport()
     let session = WebSocketSession(config: SessionConfig(), transport: transport)
-    var got: [WebSocketEvent] = []
-    session.onMessage = { _, event in got.append(event) }
+    let box = Box()
+    session.application = box
     (upgrade() + clientFrame(0x2, [9, 8])).withUnsafeBytes { session.receive($0) }
-    #expect(got == [.binary([9, 8])])
+    #expect(box.opened == 1)
+    #expect(box.messages == [.binary([9, 8])])
   }
 
   @Test func aProtocolViolationClosesWithItsCode() throws {

@@ -1,0 +1,179 @@
+/// Something scheduled that can be called off: a `LoopTimer`, or a test's fake.
+protocol Cancellable: AnyObject {
+  func cancel()
+}
+
+extension LoopTimer: Cancellable {}
+
+/// Runs a body once after a delay in milliseconds, on the loop thread; nil when it cannot (the
+/// engine is stopping).
+typealias Scheduler = (_ delayMs: UInt64, _ body: @escaping () -> Void) -> Cancellable?
+
+/// What a protocol session knows about its endpoint.
+struct ProtocolSettings {
+  var limits: EnvelopeLimits
+  /// Time from the upgrade to the client's `connect`; then `disconnect` with 4004.
+  var connectTimeoutMs: UInt64
+  /// How often the server pings a silent client (told in `connected`); nil when it does not.
+  var pingIntervalMs: UInt64?
+  var maxMessageBytes: Int
+  var authenticate: AuthHook?
+  var serverName = "realtimecore"
+}
+
+/// The application protocol on one WebSocket session (`docs/protocol.md`): waits for `connect`
+/// (within the connect timeout), answers `connected`, `ping` with `pong`, and every message it
+/// cannot serve with an `error` that names the problem; ends sessions with `disconnect` and the
+/// matching close code. Requests are answered in the encoding they came in; the session's own
+/// messages use the encoding of its `connect`. Loop-thread only.
+final class ProtocolSession: WebSocketApplication {
+  enum State: Equatable {
+    case awaitingConnect
+    case connected
+    case ended
+  }
+
+  let id: UInt64
+  private(set) var state = State.awaitingConnect
+  private(set) var encoding = EnvelopeEncoding.json
+  private(set) var clientName: String?
+  private let settings: ProtocolSettings
+  private let schedule: Scheduler
+  private var connectTimer: Cancellable?
+
+  init(id: UInt64, settings: ProtocolSettings, schedule: @escaping Scheduler) {
+    self.id = id
+    self.settings = settings
+    self.schedule = schedule
+  }
+
+  func sessionOpened(_ session: WebSocketSession) {
+    connectTimer = schedule(settings.connectTimeoutMs) { [weak self, weak session] in
+      guard let self, let session, self.state == .awaitingConnect else { return }
+      self.disconnect(
+        session, DisconnectCode.connectTimeout,
+        reason: "no connect message within \(self.settings.connectTimeoutMs) ms", reconnect: true)
+    }
+  }
+
+  func session(_ session: WebSocketSession, received message: WebSocketEvent) {
+    let bytes: [UInt8]
+    let encoding: EnvelopeEncoding
+    switch message {
+    case .text(let text): (bytes, encoding) = (text, .json)
+    case .binary(let binary): (bytes, encoding) = (binary, .binary)
+    default: return
+    }
+    do throws(ProtocolFault) {
+      let envelope =
+        encoding == .json
+        ? try JSONEnvelopeReader.decode(bytes, limits: settings.limits)
+        : try BinaryEnvelopeReader.decode(bytes, limits: settings.limits)
+      try handle(envelope, from: session, encoding: encoding)
+    } catch {
+      send(ProtocolSession.error(error), to: session, as: encoding)
+    }
+  }
+
+  func sessionEnded(_ session: WebSocketSession, _ ending: WebSocketSession.Ending) {
+    state = .ended
+    connectTimer?.cancel()
+    connectTimer = nil
+  }
+
+  func serverGoingAway(_ session: WebSocketSession) {
+    guard state == .connected else { return }
+    var goodbye = Envelope(.disconnect)
+    goodbye.code = UInt64(DisconnectCode.goingAway.rawValue)
+    goodbye.reason = "server shutting down"
+    goodbye.reconnect = true
+    send(goodbye, to: session, as: encoding)
+  }
+
+  private func handle(_ envelope: Envelope, from session: WebSocketSession, encoding: EnvelopeEncoding)
+    throws(ProtocolFault)
+  {
+    guard envelope.type.isClientMessage else {
+      throw ProtocolFault(.unknownType, "\(envelope.type.name) is sent by the server, not by clients", id: envelope.id)
+    }
+    switch envelope.type {
+    case .connect:
+      try connect(envelope, from: session, encoding: encoding)
+    case .ping:
+      var pong = Envelope(.pong, id: envelope.id)
+      pong.data = envelope.data
+      send(pong, to: session, as: encoding)
+    default:
+      guard state == .connected else {
+        throw ProtocolFault(.notConnected, "send connect first", id: envelope.id)
+      }
+    }
+  }
+
+  private func connect(_ envelope: Envelope, from session: WebSocketSession, encoding: EnvelopeEncoding)
+    throws(ProtocolFault)
+  {
+    guard state == .awaitingConnect else {
+      throw ProtocolFault(.alreadyConnected, "this session is already connected", id: envelope.id)
+    }
+    let version = envelope.version ?? 1
+    guard version == 1 else {
+      let message = "protocol version \(version) is not supported; this server speaks 1"
+      return refuse(
+        envelope, ProtocolFault(.unsupportedVersion, message, id: envelope.id), DisconnectCode.unsupportedVersion,
+        session, encoding)
+    }
+    if let token = envelope.token, let authenticate = settings.authenticate {
+      let request = AuthRequest(token: token, origin: session.request?.origin, path: session.request?.path ?? "")
+      if case .deny(_, let message) = authenticate(request) {
+        return refuse(
+          envelope, ProtocolFault(.unauthorized, message, id: envelope.id), DisconnectCode.unauthorized, session,
+          encoding)
+      }
+    }
+    self.encoding = encoding
+    clientName = envelope.client
+    state = .connected
+    connectTimer?.cancel()
+    connectTimer = nil
+    var reply = Envelope(.connected, id: envelope.id)
+    reply.version = 1
+    reply.session = String(id, radix: 16)
+    reply.server = settings.serverName
+    reply.pingIntervalMs = settings.pingIntervalMs
+    reply.maxMessageBytes = UInt64(settings.maxMessageBytes)
+    send(reply, to: session, as: encoding)
+  }
+
+  /// Refuses a `connect` for good: the error, then `disconnect` without reconnect.
+  private func refuse(
+    _ envelope: Envelope, _ fault: ProtocolFault, _ code: CloseCode, _ session: WebSocketSession,
+    _ encoding: EnvelopeEncoding
+  ) {
+    self.encoding = encoding
+    send(ProtocolSession.error(fault), to: session, as: encoding)
+    disconnect(session, code, reason: fault.message, reconnect: false)
+  }
+
+  /// Ends the session: `disconnect` with the code, in the session's encoding, then a close frame
+  /// with the same code.
+  func disconnect(_ session: WebSocketSession, _ code: CloseCode, reason: String, reconnect: Bool) {
+    var goodbye = Envelope(.disconnect)
+    goodbye.code = UInt64(code.rawValue)
+    goodbye.reason = reason
+    goodbye.reconnect = reconnect
+    send(goodbye, to: session, as: encoding)
+    session.close(code, reason: reason)
+  }
+
+  private func send(_ envelope: Envelope, to session: WebSocketSession, as encoding: EnvelopeEncoding) {
+    session.send(encoding == .json ? .text : .binary, EnvelopeWriter.encode(envelope, as: encoding))
+  }
+
+  static func error(_ fault: ProtocolFault) -> Envelope {
+    var envelope = Envelope(.error, id: fault.id)
+    envelope.code = fault.code.rawValue
+    envelope.message = fault.message
+    return envelope
+  }
+}

@@ -1,0 +1,13 @@
+/// Why the server ends a session: the `code` of a `disconnect` message, which is also the code
+/// of the WebSocket close frame that follows it. Codes 4000–4999 are this protocol's
+/// (`docs/protocol.md`); `reconnect` in the message tells the client whether to come back.
+public enum DisconnectCode {
+  /// The server is shutting down or restarting (RFC 6455's "going away"); reconnect.
+  public static let goingAway = CloseCode.goingAway
+  /// The client asked for a protocol version this server does not speak; do not reconnect.
+  public static let unsupportedVersion = CloseCode(rawValue: 4002)
+  /// The credentials were refused; reconnect only with new ones.
+  public static let unauthorized = CloseCode(rawValue: 4003)
+  /// No `connect` came within the connect timeout; reconnect.
+  public static let connectTimeout = CloseCode(rawValue: 4004)
+}

@@ -1,0 +1,177 @@
+import Testing
+
+@testable import RealtimeCore
+
+/// A scheduler whose timers fire only when the test says so.
+private final class FakeTimers {
+  final class Timer: Cancellable {
+    let delay: UInt64
+    let body: () -> Void
+    var cancelled = false
+    init(delay: UInt64, body: @escaping () -> Void) {
+      self.delay = delay
+      self.body = body
+    }
+    func cancel() { cancelled = true }
+  }
+  var timers: [Timer] = []
+  var scheduler: Scheduler {
+    { [unowned self] delay, body in
+      let timer = Timer(delay: delay, body: body)
+      self.timers.append(timer)
+      return timer
+    }
+  }
+  func fireAll() {
+    for timer in timers where !timer.cancelled { timer.body() }
+  }
+}
+
+/// A WebSocket session with the protocol on top, fed client frames, read back as envelopes.
+private struct Harness {
+  let transport = RecordingTransport()
+  let timers = FakeTimers()
+  let socket: WebSocketSession
+  let session: ProtocolSession
+
+  init(authenticate: AuthHook? = nil, connectTimeoutMs: UInt64 = 10_000) {
+    var config = SessionConfig()
+    config.maxMessageBytes = 4096
+    socket = WebSocketSession(config: config, transport: transport)
+    let settings = ProtocolSettings(
+      limits: EnvelopeLimits(), connectTimeoutMs: connectTimeoutMs, pingIntervalMs: 30_000, maxMessageBytes: 4096,
+      authenticate: authenticate)
+    session = ProtocolSession(id: 0x2a, settings: settings, schedule: timers.scheduler)
+    socket.application = session
+    upgrade().withUnsafeBytes { socket.receive($0) }
+    _ = transport.take()
+  }
+
+  func send(_ text: String) { clientFrame(0x1, Array(text.utf8)).withUnsafeBytes { socket.receive($0) } }
+  func send(binary: [UInt8]) { clientFrame(0x2, binary).withUnsafeBytes { socket.receive($0) } }
+
+  /// What the server sent since the last call, each message decoded from its own encoding.
+  func replies() throws -> [Reply] {
+    try serverEvents(transport.take()).map { event in
+      switch event {
+      case .text(let bytes): .json(try JSONEnvelopeReader.decode(bytes))
+      case .binary(let bytes): .binary(try BinaryEnvelopeReader.decode(bytes))
+      case .close(let code, _): .close(code)
+      default: .other
+      }
+    }
+  }
+
+  enum Reply: Equatable {
+    case json(Envelope)
+    case binary(Envelope)
+    case close(CloseCode?)
+    case other
+
+    var envelope: Envelope? {
+      switch self {
+      case .json(let e), .binary(let e): e
+      default: nil
+      }
+    }
+  }
+}
+
+@Suite struct ProtocolSessionTests {
+  @Test func connectIsAnsweredWithConnected() throws {
+    let h = Harness()
+    h.send(#"{"type":"connect","id":1,"v":1,"client":"test/1"}"#)
+    var expected = Envelope(.connected, id: 1)
+    expected.version = 1
+    expected.session = "2a"
+    expected.server = "realtimecore"
+    expected.pingIntervalMs = 30_000
+    expected.maxMessageBytes = 4096
+    #expect(try h.replies() == [.json(expected)])
+    #expect(h.session.state == .connected)
+    #expect(h.session.clientName == "test/1")
+    #expect(h.timers.timers.count == 1 && h.timers.timers[0].cancelled, "the connect timer is called off")
+  }
+
+  @Test func pingsAreAnsweredInTheirOwnEncodingBeforeAndAfterConnect() throws {
+    let h = Harness()
+    h.send(#"{"type":"ping","id":5,"data":{"n":[1,2]}}"#)
+    var pong = Envelope(.pong, id: 5)
+    pong.data = ArraySlice(#"{"n":[1,2]}"#.utf8)
+    #expect(try h.replies() == [.json(pong)])
+
+    h.send(binary: [1, 1])  // connect in binary: the session's own messages go out in binary
+    #expect(try h.replies().first?.envelope?.type == .connected)
+    h.send(binary: [1, 3, 0x08, 6, 0x2A, 3, 0, 1, 2])
+    var binaryPong = Envelope(.pong, id: 6)
+    binaryPong.data = [0, 1, 2]
+    #expect(try h.replies() == [.binary(binaryPong)])
+    h.send(#"{"type":"ping"}"#)
+    #expect(try h.replies() == [.json(Envelope(.pong))])
+
+    h.socket.goAway()
+    let goodbye = try h.replies()
+    guard case .binary(let farewell) = goodbye.first else {
+      Issue.record("expected a binary disconnect, got \(goodbye)")
+      return
+    }
+    #expect(farewell.type == .disconnect && farewell.code == 1001 && farewell.reconnect == true)
+    #expect(goodbye.last == .close(.goingAway))
+  }
+
+  @Test func badMessagesGetErrorsAndTheSessionGoesOn() throws {
+    let h = Harness()
+    h.send(#"{"type":"ping","id":3,"data":[1,}"#)
+    h.send(#"{"type":"pong","id":4}"#)
+    h.send(#"{"type":"fly","id":5}"#)
+    h.send(binary: [9, 9])
+    let errors = try h.replies().compactMap(\.envelope)
+    #expect(errors.map(\.type) == [.error, .error, .error, .error])
+    #expect(errors.map(\.id) == [3, 4, 5, nil])
+    #expect(
+      errors.map { $0.code.map(ProtocolErrorCode.init(rawValue:)) }
+        == [.badRequest, .unknownType, .unknownType, .unsupportedVersion])
+    #expect(errors[0].message?.contains("byte") == true)
+    h.send(#"{"type":"connect"}"#)
+    #expect(try h.replies().first?.envelope?.type == .connected)
+    h.send(#"{"type":"connect","id":8}"#)
+    let again = try h.replies().first?.envelope
+    #expect(again?.code == ProtocolErrorCode.alreadyConnected.rawValue && again?.id == 8)
+  }
+
+  @Test func anUnsupportedVersionIsRefusedForGood() throws {
+    let h = Harness()
+    h.send(#"{"type":"connect","id":1,"v":2}"#)
+    let replies = try h.replies()
+    #expect(replies.count == 3)
+    #expect(replies[0].envelope?.code == ProtocolErrorCode.unsupportedVersion.rawValue)
+    #expect(replies[1].envelope?.type == .disconnect)
+    #expect(replies[1].envelope?.code == 4002 && replies[1].envelope?.reconnect == false)
+    #expect(replies[2] == .close(DisconnectCode.unsupportedVersion))
+  }
+
+  @Test func noConnectWithinTheTimeoutEndsTheSession() throws {
+    let h = Harness(connectTimeoutMs: 1234)
+    #expect(h.timers.timers.map(\.delay) == [1234])
+    h.timers.fireAll()
+    let replies = try h.replies()
+    #expect(replies.first?.envelope?.code == 4004 && replies.first?.envelope?.reconnect == true)
+    #expect(replies.last == .close(DisconnectCode.connectTimeout))
+    #expect(h.socket.phase == .closing)
+  }
+
+  @Test func aConnectTokenGoesThroughTheAuthenticationHook() throws {
+    let hook: AuthHook = { request in request.token == "good" ? .allow : .deny(status: 401, message: "bad token") }
+    let allowed = Harness(authenticate: hook)
+    allowed.send(#"{"type":"connect","token":"good"}"#)
+    #expect(try allowed.replies().first?.envelope?.type == .connected)
+
+    let refused = Harness(authenticate: hook)
+    refused.send(#"{"type":"connect","id":2,"token":"forged"}"#)
+    let replies = try refused.replies()
+    #expect(replies.first?.envelope?.code == ProtocolErrorCode.unauthorized.rawValue)
+    #expect(replies.first?.envelope?.message == "bad token")
+    #expect(replies.dropFirst().first?.envelope?.code == 4003)
+    #expect(replies.last == .close(DisconnectCode.unauthorized))
+  }
+}
