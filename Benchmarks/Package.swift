@@ -44,7 +44,7 @@ let package = Package(
       ],
       path: "Sources/rt-bench"),
 
-    // WebSocket load generator: one libuv loop, N clients, handshake/ping latency, server RSS.
+    // WebSocket load generator: one libuv loop, N clients, handshake/ping/echo latency, server RSS.
     .executableTarget(
       name: "rt-load",
       dependencies: [

@@ -7,6 +7,10 @@
 #   2. connect 2,000 clients (handshakes/s)
 #   3. 100 clients x 100 pings, one at a time per client (round trip p50/p99)
 #   4. 1 client x 1000 pings (the round trip with nothing queued before it)
+#   5. 100 clients x 100 echoes of 32 bytes: {"type":"ping","id":N,"data":"x..."} text messages,
+#      one at a time per client, each answered by a pong (realtime-server) or its echo (node)
+# Every client first sends the protocol's connect message and waits for its reply (rt-load's
+# default); CONNECT_MESSAGE=0 passes --no-connect-message, for a server without the protocol.
 # Prints a "# label" line and the rt-load JSON line for each. Bounded: every rt-load run stops
 # itself (--timeout-s) and is also under `timeout`; servers are killed on any exit (trap).
 #
@@ -20,6 +24,10 @@ CONNECTIONS="${CONNECTIONS:-10000}"
 HANDSHAKE_CONNECTIONS="${HANDSHAKE_CONNECTIONS:-2000}"
 PING_CLIENTS="${PING_CLIENTS:-100}"
 PINGS="${PINGS:-100}"
+ECHO_CLIENTS="${ECHO_CLIENTS:-100}"
+ECHOES="${ECHOES:-100}"
+ECHO_BYTES="${ECHO_BYTES:-32}"
+CONNECT_MESSAGE="${CONNECT_MESSAGE:-1}"
 # realtime-server allows 256 connections per client IP (ListenConfig.maxConnectionsPerIP, no
 # command-line flag); the clients are spread over 127.0.0.1..127.0.0.64 for both servers.
 SOURCE_ADDRESSES="${SOURCE_ADDRESSES:-64}"
@@ -92,9 +100,11 @@ measure() {
   start_server "$name"
   log "$name $label: $URL (pid $SERVER_PID)"
   echo "# $name $label"
+  local connect_message=--connect-message
+  if [[ "$CONNECT_MESSAGE" == 0 ]]; then connect_message=--no-connect-message; fi
   # In the background + wait, so that a signal runs the traps at once, not after the run.
   timeout $((RUN_TIMEOUT_S + 60)) "$RT_LOAD" --url "$URL" --server-pid "$SERVER_PID" \
-    --source-addresses "$SOURCE_ADDRESSES" --timeout-s "$RUN_TIMEOUT_S" "$@" &
+    --source-addresses "$SOURCE_ADDRESSES" --timeout-s "$RUN_TIMEOUT_S" "$connect_message" "$@" &
   LOAD_PID=$!
   local rc=0
   wait "$LOAD_PID" || rc=$?
@@ -110,5 +120,7 @@ for server in realtimecore node-ws; do
   measure "$server" "connect-$HANDSHAKE_CONNECTIONS" --scenario connect --connections "$HANDSHAKE_CONNECTIONS"
   measure "$server" "ping-${PING_CLIENTS}x$PINGS" --scenario ping --connections "$PING_CLIENTS" --pings "$PINGS"
   measure "$server" "ping-1x1000" --scenario ping --connections 1 --pings 1000
+  measure "$server" "echo-${ECHO_CLIENTS}x${ECHOES}x${ECHO_BYTES}B" --scenario echo --connections "$ECHO_CLIENTS" \
+    --messages "$ECHOES" --payload-bytes "$ECHO_BYTES"
 done
 log "done"

@@ -1,21 +1,24 @@
 // rt-load: a WebSocket load generator on one libuv loop (no threads). It opens N client
-// connections to a ws:// URL on 127.0.0.1 with at most C handshakes in flight, optionally makes
-// every client send M pings one at a time, holds the connections, closes them, and prints one
-// JSON object with the figures. See Benchmarks/README.md.
+// connections to a ws:// URL on 127.0.0.1 with at most C handshakes in flight (each upgrade
+// followed by the protocol's connect message and its reply, unless --no-connect-message),
+// optionally makes every client send M WebSocket pings or M JSON ping messages one at a time,
+// holds the connections, closes them, and prints one JSON object with the figures. See
+// Benchmarks/README.md.
 import ArgumentParser
 import CUVBench
 import Foundation
 import Histogram
 
 enum Scenario: String, ExpressibleByArgument, CaseIterable {
-  case connect, ping
+  case connect, ping, echo
 }
 
 @main
 struct RTLoad: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "rt-load",
-    abstract: "WebSocket load generator (one libuv loop): connection count, handshake rate, ping round trips.")
+    abstract:
+      "WebSocket load generator (one libuv loop): connection count, handshake rate, ping and echo round trips.")
 
   @Option(help: "ws://127.0.0.1:PORT/PATH (only 127.0.0.1 is allowed as the destination).")
   var url: String
@@ -26,14 +29,33 @@ struct RTLoad: ParsableCommand {
   @Option(help: "Most handshakes in flight at once.")
   var concurrency = 256
 
-  @Option(help: "connect: open and hold; ping: then every client sends --pings pings, one at a time.")
+  @Option(
+    help: ArgumentHelp(
+      "connect: open and hold; ping: then every client sends --pings WebSocket pings, one at a time; "
+        + "echo: then every client sends --messages JSON ping messages, one at a time.",
+      discussion: "echo waits for one text or binary message in reply to each (a pong or an echo)."))
   var scenario: Scenario = .connect
+
+  @Flag(
+    inversion: .prefixedNo,
+    help: ArgumentHelp(
+      "After the upgrade, send {\"type\":\"connect\",\"v\":1} and count the client as connected only once a message comes back.",
+      discussion:
+        "A reply of type error or disconnect is a failed connection. Turn off for servers without the protocol."
+    ))
+  var connectMessage = true
 
   @Option(help: "Pings per client (scenario ping).")
   var pings = 100
 
   @Option(help: "Bytes of payload per ping (0-125).")
   var pingPayload = 8
+
+  @Option(help: "Messages per client (scenario echo).")
+  var messages = 100
+
+  @Option(help: "Bytes of \"data\" per echo message (0-65536).")
+  var payloadBytes = 32
 
   @Option(help: "Server process id: its VmRSS is read before and after the connections are established.")
   var serverPid: Int32?
@@ -58,6 +80,8 @@ struct RTLoad: ParsableCommand {
     guard concurrency > 0 else { throw ValidationError("--concurrency must be positive") }
     guard pings >= 0, pings <= 10_000_000 else { throw ValidationError("--pings must be 0...10000000") }
     guard (0...125).contains(pingPayload) else { throw ValidationError("--ping-payload must be 0...125") }
+    guard messages >= 0, messages <= 10_000_000 else { throw ValidationError("--messages must be 0...10000000") }
+    guard (0...65536).contains(payloadBytes) else { throw ValidationError("--payload-bytes must be 0...65536") }
     guard timeoutS > 0, timeoutS <= 86_400 else { throw ValidationError("--timeout-s must be 1...86400") }
     guard (1...250).contains(sourceAddresses) else { throw ValidationError("--source-addresses must be 1...250") }
     _ = try Target(url)
@@ -68,7 +92,7 @@ struct RTLoad: ParsableCommand {
     let (soft, hard) = raiseFileLimit()
     writeStderr(
       "rt-load: \(scenario.rawValue) \(connections) connections to \(url), concurrency \(concurrency), "
-        + "RLIMIT_NOFILE \(soft) (hard \(hard))\n")
+        + "connect message \(connectMessage ? "on" : "off"), RLIMIT_NOFILE \(soft) (hard \(hard))\n")
     if UInt64(connections) + 64 > soft {
       writeStderr("rt-load: warning: \(connections) sockets may exceed the fd limit \(soft)\n")
     }

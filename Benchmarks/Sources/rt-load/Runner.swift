@@ -4,25 +4,30 @@ import Foundation
 import Histogram
 
 final class Client {
-  enum State { case idle, connecting, handshaking, open, closed }
+  /// `greeting`: upgraded, the connect message sent, its reply not yet in (not yet established).
+  enum State { case idle, connecting, handshaking, greeting, open, closed }
 
   let index: Int
   var state = State.idle
   var handle: UnsafeMutablePointer<uv_tcp_t>?
   var key = ""
   var buffer: [UInt8] = []
+  /// A data message arriving in fragments: its opcode (text or binary) and the bytes so far.
+  var fragmentOpcode: UInt8?
+  var fragments: [UInt8] = []
   var startedAt: UInt64 = 0
-  var pingSentAt: UInt64 = 0
+  var greetingSentAt: UInt64 = 0
+  var sentAt: UInt64 = 0
   var pingPayload: [UInt8] = []
-  var awaitingPong = false
-  var pingsDone = 0
-  var pingFinished = false
+  var awaitingReply = false
+  var roundTripsDone = 0
+  var roundTripsFinished = false
 
   init(index: Int) { self.index = index }
 }
 
 final class Runner {
-  enum Phase: String { case connecting, settling, pinging, holding, closing, done }
+  enum Phase: String { case connecting, settling, pinging, echoing, holding, closing, done }
 
   let command: RTLoad
   let target: Target
@@ -42,12 +47,17 @@ final class Runner {
   var protocolErrors = 0
   var pongMismatches = 0
   var writeErrors = 0
-  var pingClientsLeft = 0
+  var roundTripClientsLeft = 0
   var pingsTotal = 0
+  var pingsFailed = 0
+  var pingFailures: [String: Int] = [:]
   var timedOut = false
   var timedOutIn: Phase?
   var handshakes = latencyHistogram()
+  var connectReplies = latencyHistogram()
   var roundTrips = latencyHistogram()
+  /// The "data" of every echo-scenario message: --payload-bytes times "x".
+  let echoData: [UInt8]
   var startNs: UInt64 = 0
   var connectedNs: UInt64 = 0
   var pingStartNs: UInt64 = 0
@@ -64,6 +74,7 @@ final class Runner {
   init(command: RTLoad, target: Target) {
     self.command = command
     self.target = target
+    echoData = [UInt8](repeating: UInt8(ascii: "x"), count: command.payloadBytes)
     loop = UnsafeMutablePointer<uv_loop_t>.allocate(capacity: 1)
     uv_loop_init(loop)
     loop.pointee.data = nil
@@ -79,6 +90,17 @@ final class Runner {
   }
 
   func log(_ s: String) { writeStderr("rt-load: \(s)\n") }
+
+  /// Round trips each client makes after all are connected: WebSocket pings, echo messages, none.
+  var roundTripsPerClient: Int {
+    switch command.scenario {
+    case .connect: 0
+    case .ping: command.pings
+    case .echo: command.messages
+    }
+  }
+
+  var inRoundTripPhase: Bool { phase == .pinging || phase == .echoing }
 
   // MARK: run
 
@@ -102,7 +124,7 @@ final class Runner {
     timedOutIn = phase
     log("timeout after \(command.timeoutS) s in phase \(phase.rawValue); reporting what there is")
     if phase == .connecting { connectedNs = uv_hrtime() }
-    if phase == .pinging { pingEndNs = uv_hrtime() }
+    if inRoundTripPhase { pingEndNs = uv_hrtime() }
     if rssAfter == nil, let pid = command.serverPid { rssAfter = readRSSKiB(pid: pid) }
     closeAll()
   }
@@ -185,20 +207,21 @@ final class Runner {
       let reason = nread == Int(UV_EOF.rawValue) ? "eof" : errName(Int32(nread))
       switch client.state {
       case .connecting, .handshaking: fail(client, "\(reason) during handshake")
+      case .greeting: fail(client, "\(reason) before the connect reply")
       case .open:
         droppedAfterOpen += 1
         if droppedAfterOpen <= 5 {
           log("client \(client.index): server ended the connection (\(reason)) in phase \(phase.rawValue)")
         }
         close(client)
-        pingClientFinished(client)
+        roundTripClientFinished(client)
       case .idle, .closed: break
       }
       return
     }
     client.buffer.append(contentsOf: UnsafeRawBufferPointer(start: readBuffer, count: nread))
     if client.state == .handshaking { handshakeBytes(client) }
-    if client.state == .open { frames(client) }
+    if client.state == .greeting || client.state == .open { frames(client) }
   }
 
   func handshakeBytes(_ client: Client) {
@@ -226,19 +249,42 @@ final class Runner {
     guard accept == acceptValue(forKey: client.key) else { return fail(client, "bad Sec-WebSocket-Accept") }
     let now = uv_hrtime()
     handshakes.record(now - client.startedAt)
+    if command.connectMessage {
+      client.state = .greeting
+      let frame = maskedFrame(opcode: 0x1, payload: connectMessage)
+      client.greetingSentAt = uv_hrtime()
+      send(client, frame)
+    } else {
+      opened(client)
+    }
+  }
+
+  /// The first message back after the connect message: the client is established unless it is
+  /// an error or a disconnect.
+  func connectReply(_ client: Client, _ payload: [UInt8]) {
+    let now = uv_hrtime()
+    if let refusal = refusal(payload, "error", "disconnect") {
+      return fail(client, "connect reply \(refusal)", detail: excerpt(payload))
+    }
+    connectReplies.record(now - client.greetingSentAt)
+    opened(client)
+  }
+
+  func opened(_ client: Client) {
     client.state = .open
     established += 1
     inFlight -= 1
     handshakeOver()
   }
 
-  func fail(_ client: Client, _ reason: String) {
-    let wasHandshaking = client.state == .connecting || client.state == .handshaking
+  /// A client lost before it was established (`detail`: logged, not part of the reason counted).
+  func fail(_ client: Client, _ reason: String, detail: String? = nil) {
+    let wasHandshaking = [.connecting, .handshaking, .greeting].contains(client.state)
     close(client)
     guard wasHandshaking else { return }
     failed += 1
     failures[reason, default: 0] += 1
-    if failed <= 5 { log("client \(client.index): \(reason)") }
+    if failed <= 5 { log("client \(client.index): \(reason)" + (detail.map { ": \($0)" } ?? "")) }
     inFlight -= 1
     handshakeOver()
   }
@@ -259,60 +305,99 @@ final class Runner {
   func settled() {
     if let pid = command.serverPid { rssAfter = readRSSKiB(pid: pid) }
     clientRSSAfter = readRSSKiB(pid: getpid())
-    if command.scenario == .ping && command.pings > 0 {
-      startPings()
+    if roundTripsPerClient > 0 {
+      startRoundTrips()
     } else {
       startHold()
     }
   }
 
-  // MARK: pinging
+  // MARK: round trips (ping: WebSocket ping frames; echo: JSON ping messages)
 
-  func startPings() {
-    phase = .pinging
+  func startRoundTrips() {
+    phase = command.scenario == .echo ? .echoing : .pinging
     pingStartNs = uv_hrtime()
     let open = clients.filter { $0.state == .open }
-    pingClientsLeft = open.count
-    if open.isEmpty { return finishPings() }
-    for client in open { sendPing(client) }
+    roundTripClientsLeft = open.count
+    if open.isEmpty { return finishRoundTrips() }
+    for client in open { sendNext(client) }
   }
 
-  func sendPing(_ client: Client) {
-    var payload = [UInt8](repeating: 0, count: command.pingPayload)
-    var seq = UInt64(client.index) << 32 | UInt64(client.pingsDone)
-    for i in 0..<min(8, payload.count) {
-      payload[i] = UInt8(seq & 0xFF)
-      seq >>= 8
-    }
-    client.pingPayload = payload
-    client.awaitingPong = true
-    client.pingSentAt = uv_hrtime()
-    send(client, maskedFrame(opcode: 0x9, payload: payload))
-  }
-
-  func pong(_ client: Client, _ payload: [UInt8]) {
-    guard client.awaitingPong else { return }  // unsolicited pong: allowed, ignored
-    if payload != client.pingPayload { pongMismatches += 1 }
-    roundTrips.record(uv_hrtime() - client.pingSentAt)
-    client.awaitingPong = false
-    client.pingsDone += 1
-    pingsTotal += 1
-    if client.pingsDone < command.pings {
-      sendPing(client)
+  func sendNext(_ client: Client) {
+    let frame: [UInt8]
+    if command.scenario == .echo {
+      frame = maskedFrame(opcode: 0x1, payload: pingMessage(id: client.roundTripsDone + 1, data: echoData))
     } else {
-      pingClientFinished(client)
+      var payload = [UInt8](repeating: 0, count: command.pingPayload)
+      var seq = UInt64(client.index) << 32 | UInt64(client.roundTripsDone)
+      for i in 0..<min(8, payload.count) {
+        payload[i] = UInt8(seq & 0xFF)
+        seq >>= 8
+      }
+      client.pingPayload = payload
+      frame = maskedFrame(opcode: 0x9, payload: payload)
+    }
+    client.awaitingReply = true
+    client.sentAt = uv_hrtime()
+    send(client, frame)
+  }
+
+  /// A pong frame (scenario ping).
+  func pong(_ client: Client, _ payload: [UInt8]) {
+    let now = uv_hrtime()
+    // Unsolicited pongs are allowed and ignored; in the echo scenario every pong is one.
+    guard command.scenario == .ping, client.awaitingReply else { return }
+    if payload != client.pingPayload { pongMismatches += 1 }
+    roundTrips.record(now - client.sentAt)
+    roundTripDone(client)
+  }
+
+  /// The reply to an echo-scenario message: any text or binary message. An echo of it or a
+  /// matching {"type":"pong","id":N,"data":...} is a round trip; "error" or "disconnect" ends
+  /// this client's round trips as a failure; anything else counts as a round trip and a mismatch.
+  func echoReply(_ client: Client, _ payload: [UInt8]) {
+    let now = uv_hrtime()
+    if let refusal = refusal(payload, "error", "disconnect") {
+      pingsFailed += 1
+      pingFailures["reply \(refusal)", default: 0] += 1
+      if pingsFailed <= 5 { log("client \(client.index): reply \(excerpt(payload))") }
+      return roundTripClientFinished(client)
+    }
+    roundTrips.record(now - client.sentAt)
+    if !isReply(payload, id: client.roundTripsDone + 1) { pongMismatches += 1 }
+    roundTripDone(client)
+  }
+
+  /// Whether `payload` is the echo of ping message `id` or its pong: type ping or pong, the id,
+  /// the same data.
+  func isReply(_ payload: [UInt8], id: Int) -> Bool {
+    let type = jsonStringField(payload, "type")
+    guard type == "ping" || type == "pong", jsonIntField(payload, "id") == id,
+      let (start, end) = jsonFieldValue(payload, "data"), end - start == echoData.count + 2
+    else { return false }
+    return payload[(start + 1)..<(end - 1)].elementsEqual(echoData)
+  }
+
+  func roundTripDone(_ client: Client) {
+    client.awaitingReply = false
+    client.roundTripsDone += 1
+    pingsTotal += 1
+    if client.roundTripsDone < roundTripsPerClient {
+      sendNext(client)
+    } else {
+      roundTripClientFinished(client)
     }
   }
 
-  func pingClientFinished(_ client: Client) {
-    guard phase == .pinging, !client.pingFinished else { return }
-    client.pingFinished = true
-    client.awaitingPong = false
-    pingClientsLeft -= 1
-    if pingClientsLeft == 0 { finishPings() }
+  func roundTripClientFinished(_ client: Client) {
+    guard inRoundTripPhase, !client.roundTripsFinished else { return }
+    client.roundTripsFinished = true
+    client.awaitingReply = false
+    roundTripClientsLeft -= 1
+    if roundTripClientsLeft == 0 { finishRoundTrips() }
   }
 
-  func finishPings() {
+  func finishRoundTrips() {
     pingEndNs = uv_hrtime()
     startHold()
   }
@@ -320,39 +405,90 @@ final class Runner {
   // MARK: frames
 
   func frames(_ client: Client) {
-    while client.state == .open {
+    while client.state == .greeting || client.state == .open {
       let frame: ServerFrame?
       do {
         frame = try takeServerFrame(&client.buffer)
       } catch {
-        protocolErrors += 1
-        log("client \(client.index): protocol error from server: \(error)")
-        close(client)
-        pingClientFinished(client)
-        return
+        return protocolError(client, "\(error)")
       }
       guard let frame else { return }
       switch frame.opcode {
+      case 0x1, 0x2:
+        guard client.fragmentOpcode == nil else {
+          return protocolError(client, "data frame inside a fragmented message")
+        }
+        if frame.fin {
+          message(client, frame.payload)
+        } else {
+          client.fragmentOpcode = frame.opcode
+          client.fragments = frame.payload
+        }
+      case 0x0:
+        guard client.fragmentOpcode != nil else { return protocolError(client, "continuation frame without a message") }
+        guard client.fragments.count + frame.payload.count <= maxServerMessageBytes else {
+          return protocolError(client, "message over \(maxServerMessageBytes) bytes")
+        }
+        client.fragments += frame.payload
+        if frame.fin {
+          let payload = client.fragments
+          client.fragmentOpcode = nil
+          client.fragments = []
+          message(client, payload)
+        }
       case 0xA: pong(client, frame.payload)
       case 0x9:
         serverPings += 1
         send(client, maskedFrame(opcode: 0xA, payload: frame.payload))
-      case 0x8:
-        serverCloses += 1
-        if serverCloses <= 5 {
-          let code = frame.payload.count >= 2 ? Int(frame.payload[0]) << 8 | Int(frame.payload[1]) : 0
-          let reason = String(decoding: frame.payload.dropFirst(2), as: UTF8.self)
-          log("client \(client.index): server sent close \(code) \(reason) in phase \(phase.rawValue)")
-        }
-        if phase != .closing {
-          droppedAfterOpen += 1
-          send(client, maskedFrame(opcode: 0x8, payload: Array(frame.payload.prefix(2))))
-        }
-        close(client)
-        pingClientFinished(client)
-      default: serverDataFrames += 1
+      case 0x8: serverClose(client, frame.payload)
+      default: return protocolError(client, "reserved opcode \(frame.opcode)")
       }
     }
+  }
+
+  /// A complete text or binary message.
+  func message(_ client: Client, _ payload: [UInt8]) {
+    if client.state == .greeting {
+      connectReply(client, payload)
+    } else if command.scenario == .echo && client.awaitingReply {
+      echoReply(client, payload)
+    } else {
+      serverDataFrames += 1
+    }
+  }
+
+  func serverClose(_ client: Client, _ payload: [UInt8]) {
+    serverCloses += 1
+    let code = payload.count >= 2 ? Int(payload[0]) << 8 | Int(payload[1]) : 0
+    if serverCloses <= 5 {
+      let reason = String(decoding: payload.dropFirst(2), as: UTF8.self)
+      log("client \(client.index): server sent close \(code) \(reason) in phase \(phase.rawValue)")
+    }
+    if phase != .closing { send(client, maskedFrame(opcode: 0x8, payload: Array(payload.prefix(2)))) }
+    if client.state == .greeting { return fail(client, "server close \(code) before the connect reply") }
+    if phase != .closing { droppedAfterOpen += 1 }
+    close(client)
+    roundTripClientFinished(client)
+  }
+
+  func protocolError(_ client: Client, _ reason: String) {
+    protocolErrors += 1
+    if client.state == .greeting { return fail(client, "protocol error before the connect reply", detail: reason) }
+    if protocolErrors <= 5 { log("client \(client.index): protocol error from server: \(reason)") }
+    close(client)
+    roundTripClientFinished(client)
+  }
+
+  /// `TYPE` or `TYPE CODE` (the "code" field, a name or a number) when the message's "type" is
+  /// one of `types`, else nil.
+  func refusal(_ payload: [UInt8], _ types: String...) -> String? {
+    guard let type = jsonStringField(payload, "type"), types.contains(type) else { return nil }
+    let code = jsonStringField(payload, "code") ?? jsonIntField(payload, "code").map { String($0) }
+    return code.map { "\(type) \($0)" } ?? type
+  }
+
+  func excerpt(_ payload: [UInt8]) -> String {
+    String(decoding: payload.prefix(200), as: UTF8.self) + (payload.count > 200 ? "..." : "")
   }
 
   // MARK: hold and close
@@ -368,7 +504,9 @@ final class Runner {
     phase = .closing
     let closeFrame: [UInt8] = [0x03, 0xE8]  // 1000 normal closure
     for client in clients where client.state != .idle && client.state != .closed {
-      if client.state == .open { send(client, maskedFrame(opcode: 0x8, payload: closeFrame)) }
+      if client.state == .greeting || client.state == .open {
+        send(client, maskedFrame(opcode: 0x8, payload: closeFrame))
+      }
       close(client)
     }
     if !timersClosed {
@@ -424,27 +562,43 @@ final class Runner {
       ("connections_established", "\(established)"),
       ("connections_failed", "\(failed)"),
       ("connections_not_attempted", "\(command.connections - nextToStart)"),
+      ("connections_unfinished", "\(nextToStart - established - failed)"),
       ("concurrency", "\(command.concurrency)"),
       ("source_addresses", "\(command.sourceAddresses)"),
       ("connect_seconds", fmt(connectSeconds, 3)),
       ("handshakes_per_second", fmt(connectSeconds > 0 ? Double(established) / connectSeconds : 0, 0)),
       ("handshake_us", percentiles(handshakes)),
+      ("connect_message", command.connectMessage ? "true" : "false"),
+      ("connect_reply_us", percentiles(connectReplies)),
     ]
     if !failures.isEmpty {
       let list = failures.sorted { $0.value > $1.value }.map { "\"\(jsonEscape($0.key))\":\($0.value)" }
       fields.append(("failures", "{" + list.joined(separator: ",") + "}"))
     }
-    if command.scenario == .ping {
+    if command.scenario != .connect {
+      // The same fields for both: in echo, a "ping" is a {"type":"ping"} message and its payload
+      // the "data" string (message_bytes: the whole text message).
       let seconds = pingEndNs > pingStartNs ? Double(pingEndNs - pingStartNs) / 1e9 : 0
+      let echo = command.scenario == .echo
       fields += [
-        ("pings_per_client", "\(command.pings)"),
-        ("ping_payload_bytes", "\(command.pingPayload)"),
+        ("pings_per_client", "\(roundTripsPerClient)"),
+        ("ping_payload_bytes", "\(echo ? command.payloadBytes : command.pingPayload)"),
+      ]
+      if echo { fields.append(("message_bytes", "\(pingMessage(id: 1, data: echoData).count)")) }
+      fields += [
         ("pings_completed", "\(pingsTotal)"),
         ("ping_seconds", fmt(seconds, 3)),
         ("pings_per_second", fmt(seconds > 0 ? Double(pingsTotal) / seconds : 0, 0)),
         ("round_trip_us", percentiles(roundTrips)),
         ("pong_payload_mismatches", "\(pongMismatches)"),
       ]
+      if echo {
+        fields.append(("pings_failed", "\(pingsFailed)"))
+        if !pingFailures.isEmpty {
+          let list = pingFailures.sorted { $0.value > $1.value }.map { "\"\(jsonEscape($0.key))\":\($0.value)" }
+          fields.append(("ping_failures", "{" + list.joined(separator: ",") + "}"))
+        }
+      }
     }
     if command.serverPid != nil {
       fields.append(("server_pid", "\(command.serverPid!)"))
@@ -490,10 +644,13 @@ func jsonEscape(_ s: String) -> String {
   s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
 }
 
-func findSubsequence(_ haystack: [UInt8], _ needle: [UInt8]) -> Int? {
-  guard haystack.count >= needle.count else { return nil }
-  for i in 0...(haystack.count - needle.count) where haystack[i] == needle[0] {
-    if Array(haystack[i..<(i + needle.count)]) == needle { return i }
+/// The first index at or after `start` where `needle` occurs in `haystack`.
+func findSubsequence(_ haystack: [UInt8], _ needle: [UInt8], from start: Int = 0) -> Int? {
+  guard !needle.isEmpty, start >= 0, haystack.count - start >= needle.count else { return nil }
+  for i in start...(haystack.count - needle.count) where haystack[i] == needle[0] {
+    var j = 1
+    while j < needle.count && haystack[i + j] == needle[j] { j += 1 }
+    if j == needle.count { return i }
   }
   return nil
 }

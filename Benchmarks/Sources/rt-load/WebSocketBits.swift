@@ -1,5 +1,7 @@
 // The client side of RFC 6455 that rt-load needs: the handshake key and its expected accept
-// value (base64, SHA-1), masked client frames and an incremental parser of server frames.
+// value (base64, SHA-1), masked client frames, an incremental parser of server frames, and the
+// few JSON bits of the server's application protocol (connect and ping messages, the "type" of a
+// reply).
 
 /// Standard base64 (RFC 4648 §4, with padding).
 func base64(_ bytes: [UInt8]) -> String {
@@ -76,10 +78,12 @@ func randomBytes(_ count: Int) -> [UInt8] {
   return (0..<count).map { _ in UInt8.random(in: 0...255, using: &g) }
 }
 
-/// A masked client frame (FIN set) with a fresh random 4-byte mask.
+/// A masked client frame (FIN set) with a fresh random 4-byte mask (RFC 6455 §5.2, §5.3): 7-bit
+/// length up to 125, then 126 + 16-bit, then 127 + 64-bit, all big-endian.
 func maskedFrame(opcode: UInt8, payload: [UInt8]) -> [UInt8] {
-  var frame: [UInt8] = [0x80 | opcode]
   let n = payload.count
+  var frame: [UInt8] = [0x80 | opcode]
+  frame.reserveCapacity(14 + n)
   if n < 126 {
     frame.append(0x80 | UInt8(n))
   } else if n <= 0xFFFF {
@@ -104,9 +108,14 @@ struct ServerFrame {
   var payload: [UInt8]
 }
 
-enum FrameError: Error { case masked, reservedBits, tooLong }
+enum FrameError: Error { case masked, reservedBits, tooLong, badControlFrame }
+
+/// The largest server frame payload, and the largest message reassembled from fragments, that
+/// rt-load accepts (its own messages are at most 64 KiB plus the JSON around them).
+let maxServerMessageBytes = 1 << 20
 
 /// Takes one complete server frame off the front of `buffer`, or nil when it is still partial.
+/// Throws as soon as the header shows a frame rt-load will not accept.
 func takeServerFrame(_ buffer: inout [UInt8]) throws(FrameError) -> ServerFrame? {
   guard buffer.count >= 2 else { return nil }
   let b0 = buffer[0]
@@ -125,9 +134,69 @@ func takeServerFrame(_ buffer: inout [UInt8]) throws(FrameError) -> ServerFrame?
     for i in 2..<10 { length = length << 8 | UInt64(buffer[i]) }
     offset = 10
   }
-  if length > 64 << 20 { throw .tooLong }
+  if length > UInt64(maxServerMessageBytes) { throw .tooLong }
+  if b0 & 0x08 != 0 && (b0 & 0x80 == 0 || length > 125) { throw .badControlFrame }  // §5.5
   guard buffer.count >= offset + Int(length) else { return nil }
   let payload = Array(buffer[offset..<(offset + Int(length))])
   buffer.removeFirst(offset + Int(length))
   return ServerFrame(fin: b0 & 0x80 != 0, opcode: b0 & 0x0F, payload: payload)
 }
+
+// MARK: application protocol (JSON text messages)
+
+/// The first message of a client when the connect message is on.
+let connectMessage = Array(#"{"type":"connect","v":1}"#.utf8)
+
+/// The message the echo scenario sends: `{"type":"ping","id":ID,"data":"` + data + `"}`.
+func pingMessage(id: Int, data: [UInt8]) -> [UInt8] {
+  var out = Array(#"{"type":"ping","id":"#.utf8)
+  out.reserveCapacity(out.count + 20 + 10 + data.count)
+  out += Array(String(id).utf8)
+  out += Array(#","data":""#.utf8)
+  out += data
+  out += Array(#""}"#.utf8)
+  return out
+}
+
+/// The string value of the first `"name": "..."` in a JSON text, without unescaping; nil when
+/// there is none. A scan, not a parser: enough for the flat objects of the protocol.
+func jsonStringField(_ text: [UInt8], _ name: String) -> String? {
+  guard let (start, end) = jsonFieldValue(text, name), text[start] == UInt8(ascii: "\""), end - start >= 2 else {
+    return nil
+  }
+  return String(decoding: text[(start + 1)..<(end - 1)], as: UTF8.self)
+}
+
+/// The integer value of the first `"name": N` in a JSON text; nil when there is none.
+func jsonIntField(_ text: [UInt8], _ name: String) -> Int? {
+  guard let (start, end) = jsonFieldValue(text, name) else { return nil }
+  return Int(String(decoding: text[start..<end], as: UTF8.self))
+}
+
+/// The byte range of the value after the first key `"name"` (a string with its quotes, or a
+/// bare token up to `,`, `}`, `]` or white space).
+func jsonFieldValue(_ text: [UInt8], _ name: String) -> (Int, Int)? {
+  let key = Array("\"\(name)\"".utf8)
+  var from = 0
+  while let found = findSubsequence(text, key, from: from) {
+    var i = found + key.count
+    from = found + 1
+    while i < text.count && isJSONSpace(text[i]) { i += 1 }
+    guard i < text.count, text[i] == UInt8(ascii: ":") else { continue }  // a value, not a key
+    i += 1
+    while i < text.count && isJSONSpace(text[i]) { i += 1 }
+    guard i < text.count else { return nil }
+    let start = i
+    if text[i] == UInt8(ascii: "\"") {
+      i += 1
+      while i < text.count && text[i] != UInt8(ascii: "\"") { i += text[i] == UInt8(ascii: "\\") ? 2 : 1 }
+      guard i < text.count else { return nil }
+      return (start, i + 1)
+    }
+    while i < text.count && !isJSONSpace(text[i]) && !",}]".utf8.contains(text[i]) { i += 1 }
+    return (start, i)
+  }
+  return nil
+}
+
+private func isJSONSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
