@@ -81,6 +81,14 @@ typedef int rt_status;
 #define RT_ECLOSED (-10)
 /** The call did not complete within its time limit. */
 #define RT_ETIMEDOUT (-11)
+/** No such channel, namespace or item. */
+#define RT_ENOTFOUND (-12)
+/** Not allowed for this caller (e.g. a namespace's publish policy). */
+#define RT_EPERM (-13)
+/** Data larger than its limit. */
+#define RT_ETOOBIG (-14)
+/** Temporarily unable; the same call may succeed when retried. */
+#define RT_EAGAIN (-15)
 /** A bug in the library: please report it with the message from rt_core_errmsg(). */
 #define RT_EINTERNAL (-99)
 

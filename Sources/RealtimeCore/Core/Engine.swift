@@ -8,6 +8,8 @@ final class Engine: @unchecked Sendable {
   /// Calls from other threads, run in order on the loop thread.
   let mailbox = Inbox<Job>()
   let log: DurableLog
+  /// Channels, subscriptions and history.
+  let router: Router
   let sink: LogSink
   private var turnEnd: TurnEndHook?
   private var loop: UnsafeMutablePointer<uv_loop_t>?
@@ -35,7 +37,9 @@ final class Engine: @unchecked Sendable {
   private(set) var isRunning = false
 
   init(store: Store, log sink: LogSink) {
-    self.log = DurableLog(store: store, log: sink)
+    let log = DurableLog(store: store, log: sink)
+    self.log = log
+    self.router = Router(log: log, store: store, sink: sink)
     self.sink = sink
   }
 
@@ -188,7 +192,7 @@ final class Engine: @unchecked Sendable {
       limits: config.session.envelope, connectTimeoutMs: config.connectTimeoutMs,
       pingIntervalMs: pings ? max(config.idleTimeoutMs / 2, 1) : nil, maxMessageBytes: config.session.maxMessageBytes,
       authenticate: config.session.authenticate)
-    return ProtocolSession(id: id, settings: settings) { [unowned self] delay, body in
+    return ProtocolSession(id: id, settings: settings, router: router) { [unowned self] delay, body in
       try? self.schedule(after: delay, body)
     }
   }

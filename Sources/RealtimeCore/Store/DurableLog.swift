@@ -53,35 +53,72 @@ final class DurableLog {
     closed = false
   }
 
-  /// Appends `payload` to `stream`, creating the stream on first use. The seq is assigned now;
-  /// `completion` runs on the loop thread once the entry is durable, or with the reason it is not.
-  func append(stream name: String, payload: [UInt8], completion: @escaping AppendCompletion) {
+  /// Appends `payload` to `stream`, creating the stream on first use, stamped with `time` (ms
+  /// since 1970, for trimming by age). The seq is assigned now and returned (nil when the append
+  /// was refused at once); `completion` runs on the loop thread once the entry is durable, or with
+  /// the reason it is not — with durability `off`, before `append` returns.
+  @discardableResult
+  func append(stream name: String, payload: [UInt8], time: UInt64 = 0, completion: @escaping AppendCompletion)
+    -> UInt64?
+  {
     guard !closed else {
-      return completion(.failure(RealtimeError(.closed, "the core is stopping; nothing was appended")))
+      completion(.failure(RealtimeError(.closed, "the core is stopping; nothing was appended")))
+      return nil
     }
     guard !name.isEmpty, name.utf8.count <= DurableLog.maxStreamNameBytes else {
-      return completion(
+      completion(
         .failure(
           RealtimeError(
             .invalidArgument, "stream name must be 1 to \(DurableLog.maxStreamNameBytes) bytes")))
+      return nil
     }
     guard payload.count <= DurableLog.maxPayloadBytes else {
-      return completion(
+      completion(
         .failure(
           RealtimeError(
             .invalidArgument, "entry of \(payload.count) bytes exceeds the \(DurableLog.maxPayloadBytes)-byte limit")))
+      return nil
     }
     var stream: Stream
-    do { stream = try lookup(name) } catch { return completion(.failure(error)) }
+    do {
+      stream = try lookup(name)
+    } catch {
+      completion(.failure(error))
+      return nil
+    }
     stream.lastSeq += 1
     streams[name] = stream
     let seq = UInt64(stream.lastSeq)
-    pendingWrites.append(.append(streamID: stream.id, seq: stream.lastSeq, payload: payload))
+    pendingWrites.append(
+      .append(streamID: stream.id, seq: stream.lastSeq, payload: payload, time: Int64(clamping: time)))
     if store.durability == .off {
       completion(.success(seq))
     } else {
       pendingWaiting.append(.append(seq, completion))
     }
+    return seq
+  }
+
+  /// The newest seq of `stream` (appended, perhaps not yet durable); 0 for a stream with no
+  /// entries or none at all. Does not create the stream.
+  func lastSeq(stream name: String) throws(RealtimeError) -> UInt64 {
+    if let stream = streams[name] { return UInt64(stream.lastSeq) }
+    guard !closed else { throw RealtimeError(.closed, "the core is stopping") }
+    guard let stream = try find(name) else { return 0 }
+    streams[name] = stream
+    return UInt64(stream.lastSeq)
+  }
+
+  /// Queues the deletion of `stream`'s entries below `belowSeq`, and of those older than
+  /// `olderThan` (ms since 1970, 0 for none), always keeping the newest entry. Committed with the
+  /// turn's other writes; nothing happens to a stream that does not exist yet.
+  func trim(stream name: String, belowSeq: UInt64, olderThan: UInt64) {
+    guard !closed, let stream = streams[name], stream.lastSeq > 1 else { return }
+    let newest = stream.lastSeq
+    pendingWrites.append(
+      .trim(
+        streamID: stream.id, belowSeq: min(Int64(clamping: belowSeq), newest), keepSeq: newest,
+        olderThan: Int64(clamping: olderThan)))
   }
 
   /// Calls `completion` once every write queued before it is committed.
@@ -175,13 +212,21 @@ final class DurableLog {
 
   private func lookup(_ name: String) throws(RealtimeError) -> Stream {
     if let stream = streams[name] { return stream }
+    if let found = try find(name) { return found }
+    let id = try allocateStreamID()
+    pendingWrites.append(.createStream(id: id, name: name))
+    return Stream(id: id, lastSeq: 0)
+  }
+
+  /// Reads a stream's id and last seq from the database; nil if it has none.
+  private func find(_ name: String) throws(RealtimeError) -> Stream? {
     if resyncing {
       // After a failure, let the writer finish what it holds so the database shows every
       // committed entry before seqs are read back.
       store.writer.waitIdle()
       resyncing = false
     }
-    let found = try store.read { db throws(RealtimeError) -> Stream? in
+    return try store.read { db throws(RealtimeError) -> Stream? in
       let stmt = try db.prepare("SELECT id FROM rt_streams WHERE name = ?1")
       try stmt.bind(1, name)
       guard try stmt.step() else { return nil }
@@ -191,10 +236,6 @@ final class DurableLog {
       _ = try last.step()
       return Stream(id: id, lastSeq: last.int64(0))
     }
-    if let found { return found }
-    let id = try allocateStreamID()
-    pendingWrites.append(.createStream(id: id, name: name))
-    return Stream(id: id, lastSeq: 0)
   }
 
   private func allocateStreamID() throws(RealtimeError) -> Int64 {
@@ -231,6 +272,53 @@ final class DurableLog {
       try stmt.bind(3, Int64(limit))
       var rows: [(seq: UInt64, payload: [UInt8])] = []
       while try stmt.step() { rows.append((UInt64(stmt.int64(0)), stmt.bytes(1))) }
+      return rows
+    }
+  }
+
+  /// One stored entry.
+  struct Entry: Equatable {
+    let seq: UInt64
+    let payload: [UInt8]
+    /// When it was appended, in ms since 1970 (0 if not stamped).
+    let time: UInt64
+  }
+
+  /// Up to `limit` entries of `stream`, oldest first: those with seq > `after`, or, with `before`,
+  /// the newest ones with seq < `before`. Any thread.
+  static func entries(
+    _ store: Store, stream: String, after: UInt64 = 0, before: UInt64? = nil, limit: Int
+  ) throws(RealtimeError) -> [Entry] {
+    guard limit > 0, limit <= 10_000 else {
+      throw RealtimeError(.invalidArgument, "limit must be 1 to 10000")
+    }
+    guard after <= UInt64(Int64.max), (before ?? 0) <= UInt64(Int64.max) else {
+      throw RealtimeError(.invalidArgument, "seq is out of range")
+    }
+    return try store.read { db throws(RealtimeError) in
+      let stmt: SQLiteStatement
+      if let before {
+        stmt = try db.prepare(
+          """
+          SELECT l.seq, l.payload, l.time FROM rt_log l JOIN rt_streams s ON s.id = l.stream_id
+          WHERE s.name = ?1 AND l.seq > ?2 AND l.seq < ?4 ORDER BY l.seq DESC LIMIT ?3
+          """)
+        try stmt.bind(4, Int64(before))
+      } else {
+        stmt = try db.prepare(
+          """
+          SELECT l.seq, l.payload, l.time FROM rt_log l JOIN rt_streams s ON s.id = l.stream_id
+          WHERE s.name = ?1 AND l.seq > ?2 ORDER BY l.seq LIMIT ?3
+          """)
+      }
+      try stmt.bind(1, stream)
+      try stmt.bind(2, Int64(after))
+      try stmt.bind(3, Int64(limit))
+      var rows: [Entry] = []
+      while try stmt.step() {
+        rows.append(Entry(seq: UInt64(stmt.int64(0)), payload: stmt.bytes(1), time: UInt64(max(stmt.int64(2), 0))))
+      }
+      if before != nil { rows.reverse() }
       return rows
     }
   }

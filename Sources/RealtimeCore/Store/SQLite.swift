@@ -49,6 +49,12 @@ final class SQLiteConnection {
     return try stmt.step() ? stmt.int64(0) : nil
   }
 
+  /// Runs a query that yields one text value; nil when it yields no row.
+  func text(_ sql: String) throws(RealtimeError) -> String? {
+    let stmt = try prepare(sql)
+    return try stmt.step() ? stmt.text(0) : nil
+  }
+
   /// Rows changed by the last INSERT/UPDATE/DELETE.
   var changes: Int32 { sqlite3_changes(handle) }
 

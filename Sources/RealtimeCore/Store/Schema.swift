@@ -19,7 +19,18 @@ enum Schema {
       payload   BLOB NOT NULL,
       PRIMARY KEY (stream_id, seq)
     ) WITHOUT ROWID;
+    """,
+    // 2: channels. A random id for this database, which becomes the epoch of its persistent
+    // channels (a replaced database must not pass for the old one), and each entry's time, so
+    // history can be trimmed by age.
     """
+    CREATE TABLE rt_meta (
+      key   TEXT PRIMARY KEY,
+      value ANY NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO rt_meta(key, value) VALUES ('instance', lower(hex(randomblob(8))));
+    ALTER TABLE rt_log ADD COLUMN time INTEGER NOT NULL DEFAULT 0;
+    """,
   ]
 
   /// The version this library writes.

@@ -8,6 +8,8 @@ final class Store: @unchecked Sendable {
   /// nil in memory, where there is nothing to sync.
   let synchronousLevel: Int64?
   let writer: StoreWriter
+  /// This database's random id (16 hex digits), made when the file was created.
+  let instance: String
   /// Reads from any thread, one at a time (WAL lets them run beside the writer); nil once closed.
   private var reader: SQLiteConnection?
   private let readerLock: ConditionLock
@@ -54,6 +56,11 @@ final class Store: @unchecked Sendable {
     }
     reader = readerDB
     readerLock = try ConditionLock()
+    let instance = try readerDB.text("SELECT value FROM rt_meta WHERE key = 'instance'")
+    guard let instance, !instance.isEmpty else {
+      throw RealtimeError(.corrupt, "the database has no instance id (rt_meta is damaged)")
+    }
+    self.instance = instance
     let outcomes = self.outcomes
     writer = try StoreWriter(db: writerDB, groupCommit: groupCommit, log: log) { results in
       if !outcomes.post(results) {

@@ -6,7 +6,11 @@ enum StoreWrite: Sendable {
   case createStream(id: Int64, name: String)
   /// Appends entry `seq` to a stream; fails unless `seq` directly follows the stream's last entry,
   /// so a log can never get a gap or a duplicate whatever happened to earlier batches.
-  case append(streamID: Int64, seq: Int64, payload: [UInt8])
+  case append(streamID: Int64, seq: Int64, payload: [UInt8], time: Int64 = 0)
+  /// Deletes a stream's entries below `belowSeq`, and those below `keepSeq` older than
+  /// `olderThan` (ms since 1970; 0 for no age limit). Callers keep the newest entry, which
+  /// carries the stream's last seq.
+  case trim(streamID: Int64, belowSeq: Int64, keepSeq: Int64, olderThan: Int64)
 }
 
 /// The writes gathered during one loop turn, committed together.
@@ -41,6 +45,7 @@ final class StoreWriter: @unchecked Sendable {
   private let deliver: @Sendable ([BatchOutcome]) -> Void
   private var insertStream: SQLiteStatement?
   private var insertEntry: SQLiteStatement?
+  private var trimEntries: SQLiteStatement?
 
   /// Takes ownership of `db` and starts the thread. `deliver` runs on the writer thread after
   /// each commit with the outcome of every batch in it.
@@ -96,6 +101,7 @@ final class StoreWriter: @unchecked Sendable {
       guard let batches else {
         insertStream = nil
         insertEntry = nil
+        trimEntries = nil
         connection = nil
         return
       }
@@ -162,18 +168,29 @@ final class StoreWriter: @unchecked Sendable {
       try stmt.bind(1, id)
       try stmt.bind(2, name)
       _ = try stmt.step()
-    case .append(let streamID, let seq, let payload):
+    case .trim(let streamID, let belowSeq, let keepSeq, let olderThan):
+      let stmt = try statement(
+        &trimEntries,
+        "DELETE FROM rt_log WHERE stream_id = ?1 AND (seq < ?2 OR (seq < ?3 AND time < ?4))")
+      defer { stmt.reset() }
+      try stmt.bind(1, streamID)
+      try stmt.bind(2, belowSeq)
+      try stmt.bind(3, keepSeq)
+      try stmt.bind(4, olderThan)
+      _ = try stmt.step()
+    case .append(let streamID, let seq, let payload, let time):
       let stmt = try statement(
         &insertEntry,
         """
-        INSERT INTO rt_log(stream_id, seq, payload)
-        SELECT ?1, ?2, ?3
+        INSERT INTO rt_log(stream_id, seq, payload, time)
+        SELECT ?1, ?2, ?3, ?4
         WHERE ?2 = 1 + coalesce((SELECT max(seq) FROM rt_log WHERE stream_id = ?1), 0)
         """)
       defer { stmt.reset() }
       try stmt.bind(1, streamID)
       try stmt.bind(2, seq)
       try stmt.bind(3, payload)
+      try stmt.bind(4, time)
       _ = try stmt.step()
       guard try db().changes == 1 else {
         throw RealtimeError(.internal, "append of entry \(seq) to stream \(streamID) would leave a gap; refused")

@@ -22,6 +22,14 @@ public enum ErrorCode: Int32, Sendable, CaseIterable {
   case closed = -10
   /// A time limit passed (`RT_ETIMEDOUT`).
   case timedOut = -11
+  /// No such channel, namespace or item (`RT_ENOTFOUND`).
+  case notFound = -12
+  /// Not allowed for this caller (`RT_EPERM`).
+  case forbidden = -13
+  /// Data larger than its limit (`RT_ETOOBIG`).
+  case tooLarge = -14
+  /// Temporarily unable; the same call may succeed when retried (`RT_EAGAIN`).
+  case tryAgain = -15
   /// A bug in the library (`RT_EINTERNAL`).
   case `internal` = -99
 
@@ -39,6 +47,10 @@ public enum ErrorCode: Int32, Sendable, CaseIterable {
     case .loop: "event loop error"
     case .closed: "core is closed"
     case .timedOut: "timed out"
+    case .notFound: "not found"
+    case .forbidden: "not allowed"
+    case .tooLarge: "too large"
+    case .tryAgain: "temporarily unavailable; retry"
     case .internal: "internal error"
     }
   }

@@ -19,6 +19,10 @@ struct ProtocolSettings {
   var maxMessageBytes: Int
   var authenticate: AuthHook?
   var serverName = "realtimecore"
+  /// Channels one session may be subscribed to at once.
+  var maxSubscriptions = 1024
+  /// The most messages one `history` request gets when it sets no limit.
+  var defaultHistoryLimit = 100
 }
 
 /// The application protocol on one WebSocket session (`docs/protocol.md`): waits for `connect`
@@ -26,7 +30,7 @@ struct ProtocolSettings {
 /// cannot serve with an `error` that names the problem; ends sessions with `disconnect` and the
 /// matching close code. Requests are answered in the encoding they came in; the session's own
 /// messages use the encoding of its `connect`. Loop-thread only.
-final class ProtocolSession: WebSocketApplication {
+final class ProtocolSession: WebSocketApplication, ChannelSubscriber {
   enum State: Equatable {
     case awaitingConnect
     case connected
@@ -40,14 +44,22 @@ final class ProtocolSession: WebSocketApplication {
   private let settings: ProtocolSettings
   private let schedule: Scheduler
   private var connectTimer: Cancellable?
+  /// Routes channel requests; nil where the session serves no channels (some tests).
+  private let router: Router?
+  /// The channels this session is subscribed to.
+  private(set) var subscriptions: Set<String> = []
+  /// The open WebSocket session, for deliveries that arrive between requests.
+  private weak var socket: WebSocketSession?
 
-  init(id: UInt64, settings: ProtocolSettings, schedule: @escaping Scheduler) {
+  init(id: UInt64, settings: ProtocolSettings, router: Router? = nil, schedule: @escaping Scheduler) {
     self.id = id
     self.settings = settings
+    self.router = router
     self.schedule = schedule
   }
 
   func sessionOpened(_ session: WebSocketSession) {
+    socket = session
     connectTimer = schedule(settings.connectTimeoutMs) { [weak self, weak session] in
       guard let self, let session, self.state == .awaitingConnect else { return }
       self.disconnect(
@@ -77,6 +89,8 @@ final class ProtocolSession: WebSocketApplication {
 
   func sessionEnded(_ session: WebSocketSession, _ ending: WebSocketSession.Ending) {
     state = .ended
+    for channel in subscriptions { router?.unsubscribe(channel, self) }
+    subscriptions = []
     connectTimer?.cancel()
     connectTimer = nil
   }
@@ -102,12 +116,121 @@ final class ProtocolSession: WebSocketApplication {
     case .ping:
       var pong = Envelope(.pong, id: envelope.id)
       pong.data = envelope.data
+      pong.dataIsJSON = envelope.dataIsJSON
       send(pong, to: session, as: encoding)
     default:
       guard state == .connected else {
         throw ProtocolFault(.notConnected, "send connect first", id: envelope.id)
       }
+      guard let router else { throw ProtocolFault(.notFound, "this endpoint serves no channels", id: envelope.id) }
+      guard let channel = envelope.channel else {
+        throw ProtocolFault(.badRequest, "\(envelope.type.name) needs a channel", id: envelope.id)
+      }
+      do throws(RealtimeError) {
+        switch envelope.type {
+        case .subscribe: try subscribe(envelope, channel, router, session, encoding)
+        case .unsubscribe: unsubscribe(envelope, channel, router, session, encoding)
+        case .publish: try publish(envelope, channel, router, session, encoding)
+        case .history: try history(envelope, channel, router, session, encoding)
+        default: throw RealtimeError(.internal, "unhandled message type \(envelope.type.name)")
+        }
+      } catch {
+        throw ProtocolFault(ProtocolErrorCode(error.code), error.message, id: envelope.id)
+      }
     }
+  }
+
+  // MARK: - Channels
+
+  func deliver(_ publication: Publication) {
+    socket?.sendEncoded(publication.frame(encoding))
+  }
+
+  private func subscribe(
+    _ request: Envelope, _ channel: String, _ router: Router, _ session: WebSocketSession, _ encoding: EnvelopeEncoding
+  ) throws(RealtimeError) {
+    guard !subscriptions.contains(channel) else {
+      throw RealtimeError(.invalidArgument, "already subscribed to \(channel)")
+    }
+    guard subscriptions.count < settings.maxSubscriptions else {
+      throw RealtimeError(.noMemory, "a session may hold at most \(settings.maxSubscriptions) subscriptions")
+    }
+    guard try router.options(of: channel).clientSubscribe else {
+      throw RealtimeError(.forbidden, "clients may not subscribe to \(channel)")
+    }
+    var since: StreamPosition?
+    switch (request.epoch, request.offset) {
+    case (nil, nil): break
+    case (let epoch?, let offset?): since = StreamPosition(epoch: epoch, offset: offset)
+    default: throw RealtimeError(.invalidArgument, "recovery needs both epoch and offset")
+    }
+    let result = try router.subscribe(channel, self, since: since)
+    subscriptions.insert(channel)
+    var reply = Envelope(.subscribed, id: request.id)
+    reply.channel = channel
+    reply.epoch = result.epoch
+    reply.offset = result.offset
+    reply.recovered = result.recovered
+    send(reply, to: session, as: encoding)
+    // Nothing can be published between these writes: the loop runs one thing at a time.
+    for publication in result.replay { session.sendEncoded(publication.frame(self.encoding)) }
+  }
+
+  private func unsubscribe(
+    _ request: Envelope, _ channel: String, _ router: Router, _ session: WebSocketSession, _ encoding: EnvelopeEncoding
+  ) {
+    if subscriptions.remove(channel) != nil { router.unsubscribe(channel, self) }
+    var reply = Envelope(.unsubscribed, id: request.id)
+    reply.channel = channel
+    send(reply, to: session, as: encoding)
+  }
+
+  private func publish(
+    _ request: Envelope, _ channel: String, _ router: Router, _ session: WebSocketSession, _ encoding: EnvelopeEncoding
+  ) throws(RealtimeError) {
+    guard let data = request.data else { throw RealtimeError(.invalidArgument, "publish needs data") }
+    switch try router.options(of: channel).publish {
+    case .clients: break
+    case .subscribers:
+      guard subscriptions.contains(channel) else {
+        throw RealtimeError(.forbidden, "only subscribers may publish to \(channel)")
+      }
+    case .server: throw RealtimeError(.forbidden, "clients may not publish to \(channel)")
+    }
+    let id = request.id
+    router.publish(
+      channel: channel, data: Array(data), dataIsJSON: request.dataIsJSON, idempotencyKey: request.idempotencyKey
+    ) { [weak self, weak session] result in
+      guard let self, let session else { return }
+      switch result {
+      case .success(let published):
+        var ack = Envelope(.ack, id: id)
+        ack.channel = channel
+        ack.epoch = published.epoch
+        ack.offset = published.offset
+        self.send(ack, to: session, as: encoding)
+      case .failure(let error):
+        self.send(
+          ProtocolSession.error(ProtocolFault(ProtocolErrorCode(error.code), error.message, id: id)), to: session,
+          as: encoding)
+      }
+    }
+  }
+
+  private func history(
+    _ request: Envelope, _ channel: String, _ router: Router, _ session: WebSocketSession, _ encoding: EnvelopeEncoding
+  ) throws(RealtimeError) {
+    let limit = request.limit ?? UInt64(settings.defaultHistoryLimit)
+    guard limit >= 1, limit <= 1_000_000 else { throw RealtimeError(.invalidArgument, "limit must be at least 1") }
+    let found = try router.history(channel, before: request.before, after: request.after, limit: Int(limit))
+    for publication in found.messages {
+      send(publication.envelope(id: request.id), to: session, as: encoding)
+    }
+    var end = Envelope(.ack, id: request.id)
+    end.channel = channel
+    end.epoch = found.epoch
+    end.offset = found.top
+    send(end, to: session, as: encoding)
   }
 
   private func connect(_ envelope: Envelope, from session: WebSocketSession, encoding: EnvelopeEncoding)

@@ -32,6 +32,7 @@ struct BinaryEnvelopeReader {
     }
     var envelope = Envelope(type)
     var seen: UInt32 = 0
+    var jsonData = false
     i = 2
     do throws(ProtocolFault) {
       while i < bytes.count {
@@ -56,7 +57,7 @@ struct BinaryEnvelopeReader {
         case .bool:
           let value = try varint()
           guard value <= 1 else { throw fault("field \(number) (\(field.key)) must be 0 or 1", at: keyAt) }
-          envelope.reconnect = value == 1
+          if field == .json { jsonData = value == 1 } else { envelope.set(field, bool: value == 1) }
         case .string:
           let raw = try lengthDelimited()
           guard raw.count <= field.maxBytes(limits) else {
@@ -69,6 +70,12 @@ struct BinaryEnvelopeReader {
         case .data:
           envelope.data = try lengthDelimited()
         }
+      }
+      if jsonData, let data = envelope.data {
+        guard JSONEnvelopeReader.isSingleValue(data, limits: limits) else {
+          throw fault("data marked as JSON is not one JSON value (or is nested too deep)")
+        }
+        envelope.dataIsJSON = true
       }
       return envelope
     } catch {

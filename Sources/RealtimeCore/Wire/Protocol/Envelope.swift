@@ -1,6 +1,6 @@
 /// One protocol message in either encoding: its type and the fields it carries (`docs/protocol.md`
-/// lists which type uses which). Fields a message does not carry are nil. `data` is opaque: the
-/// raw JSON value in the JSON encoding, raw bytes in the binary one; it shares the received
+/// lists which type uses which). Fields a message does not carry are nil. `data` is opaque: a raw
+/// JSON value (`dataIsJSON`) or any bytes; a decoded message's `data` shares the received
 /// message's storage rather than copying it.
 public struct Envelope: Sendable, Equatable {
   public var type: MessageType
@@ -12,8 +12,11 @@ public struct Envelope: Sendable, Equatable {
   public var token: String?
   /// The client's name and version, for logs (`connect`).
   public var client: String?
-  /// The opaque payload (`ping`, `pong`).
+  /// The opaque payload (`ping`, `pong`, `publish`, `message`).
   public var data: ArraySlice<UInt8>?
+  /// Whether `data` is one JSON value (sent as `data` in JSON) or any bytes (sent as base64
+  /// `data_b64` in JSON). Binary messages mark JSON data with the `json` field.
+  public var dataIsJSON = false
   /// The error code (`error`: a `ProtocolErrorCode`) or close code (`disconnect`).
   public var code: UInt64?
   /// A human-readable explanation (`error`).
@@ -32,6 +35,23 @@ public struct Envelope: Sendable, Equatable {
   public var pingIntervalMs: UInt64?
   /// The largest message the server accepts, in bytes (`connected`).
   public var maxMessageBytes: UInt64?
+  /// A channel name (`subscribe`, `publish`, `message`, ...).
+  public var channel: String?
+  /// A position in a channel: the message's (`message`), the newest (`subscribed`, `ack`), or the
+  /// last one the client saw (`subscribe`).
+  public var offset: UInt64?
+  /// The channel's epoch: offsets compare only within one epoch.
+  public var epoch: String?
+  /// Whether a subscription continued from the client's position with nothing missing.
+  public var recovered: Bool?
+  /// A publisher's key that makes a retried publish store nothing twice.
+  public var idempotencyKey: String?
+  /// History bounds: offsets below `before`, above `after`, at most `limit` of them.
+  public var before: UInt64?
+  public var after: UInt64?
+  public var limit: UInt64?
+  /// When the message was published, in milliseconds since 1970 (`message`).
+  public var time: UInt64?
 
   public init(_ type: MessageType, id: UInt64? = nil) {
     self.type = type
@@ -55,6 +75,12 @@ public struct EnvelopeLimits: Sendable, Equatable {
   public var maxClientBytes: Int
   /// Deepest nesting of arrays and objects inside a JSON `data` value.
   public var maxDepth: Int
+  /// Longest `channel`, in bytes.
+  public var maxChannelBytes = 255
+  /// Longest `epoch`, in bytes.
+  public var maxEpochBytes = 64
+  /// Longest `idempotency_key`, in bytes.
+  public var maxIdempotencyKeyBytes = 128
 
   /// Defaults: 4 KiB tokens, 256-byte client names, depth 64.
   public init(maxTokenBytes: Int = 4096, maxClientBytes: Int = 256, maxDepth: Int = 64) {
@@ -81,6 +107,17 @@ enum EnvelopeField: UInt64, CaseIterable {
   case server = 12
   case pingIntervalMs = 13
   case maxMessageBytes = 14
+  case channel = 15
+  case offset = 16
+  case epoch = 17
+  case recovered = 18
+  case idempotencyKey = 19
+  case before = 20
+  case after = 21
+  case limit = 22
+  case time = 23
+  /// Binary only: `data` holds one JSON value.
+  case json = 24
 
   enum Kind {
     case integer
@@ -105,14 +142,26 @@ enum EnvelopeField: UInt64, CaseIterable {
     case .server: "server"
     case .pingIntervalMs: "ping_interval_ms"
     case .maxMessageBytes: "max_message_bytes"
+    case .channel: "channel"
+    case .offset: "offset"
+    case .epoch: "epoch"
+    case .recovered: "recovered"
+    case .idempotencyKey: "idempotency_key"
+    case .before: "before"
+    case .after: "after"
+    case .limit: "limit"
+    case .time: "time"
+    case .json: "json"
     }
   }
 
   var kind: Kind {
     switch self {
-    case .id, .version, .code, .retryAfterMs, .pingIntervalMs, .maxMessageBytes: .integer
-    case .token, .client, .message, .reason, .session, .server: .string
-    case .reconnect: .bool
+    case .id, .version, .code, .retryAfterMs, .pingIntervalMs, .maxMessageBytes, .offset, .before, .after, .limit,
+      .time:
+      .integer
+    case .token, .client, .message, .reason, .session, .server, .channel, .epoch, .idempotencyKey: .string
+    case .reconnect, .recovered, .json: .bool
     case .data: .data
     }
   }
@@ -127,6 +176,9 @@ enum EnvelopeField: UInt64, CaseIterable {
     switch self {
     case .token: limits.maxTokenBytes
     case .client: limits.maxClientBytes
+    case .channel: limits.maxChannelBytes
+    case .epoch: limits.maxEpochBytes
+    case .idempotencyKey: limits.maxIdempotencyKeyBytes
     default: Int.max
     }
   }
@@ -142,6 +194,11 @@ extension Envelope {
     case .retryAfterMs: retryAfterMs = value
     case .pingIntervalMs: pingIntervalMs = value
     case .maxMessageBytes: maxMessageBytes = value
+    case .offset: offset = value
+    case .before: before = value
+    case .after: after = value
+    case .limit: limit = value
+    case .time: time = value
     default: break
     }
   }
@@ -155,6 +212,18 @@ extension Envelope {
     case .reason: reason = value
     case .session: session = value
     case .server: server = value
+    case .channel: channel = value
+    case .epoch: epoch = value
+    case .idempotencyKey: idempotencyKey = value
+    default: break
+    }
+  }
+
+  /// Stores a boolean field (`json` is the decoder's business, not a field of its own).
+  mutating func set(_ field: EnvelopeField, bool value: Bool) {
+    switch field {
+    case .reconnect: reconnect = value
+    case .recovered: recovered = value
     default: break
     }
   }
@@ -183,5 +252,14 @@ extension Envelope {
     if let server { body(.server, .string(server)) }
     if let pingIntervalMs { body(.pingIntervalMs, .integer(pingIntervalMs)) }
     if let maxMessageBytes { body(.maxMessageBytes, .integer(maxMessageBytes)) }
+    if let channel { body(.channel, .string(channel)) }
+    if let offset { body(.offset, .integer(offset)) }
+    if let epoch { body(.epoch, .string(epoch)) }
+    if let recovered { body(.recovered, .bool(recovered)) }
+    if let idempotencyKey { body(.idempotencyKey, .string(idempotencyKey)) }
+    if let before { body(.before, .integer(before)) }
+    if let after { body(.after, .integer(after)) }
+    if let limit { body(.limit, .integer(limit)) }
+    if let time { body(.time, .integer(time)) }
   }
 }

@@ -16,7 +16,9 @@ enum EnvelopeWriter {
     out.append(contentsOf: #"{"type":""#.utf8)
     out.append(contentsOf: envelope.type.name.utf8)
     out.append(UInt8(ascii: "\""))
+    // The type first and the data last, so a reader sees what a message is before its payload.
     envelope.forEachField { field, value in
+      if case .data = value { return }
       out.append(UInt8(ascii: ","))
       out.append(UInt8(ascii: "\""))
       out.append(contentsOf: field.key.utf8)
@@ -30,7 +32,17 @@ enum EnvelopeWriter {
         }
       case .string(let text): appendJSONString(text, to: &out)
       case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
-      case .data(let raw): out.append(contentsOf: raw)
+      case .data: break
+      }
+    }
+    if let raw = envelope.data {
+      if envelope.dataIsJSON {
+        out.append(contentsOf: #","data":"#.utf8)
+        out.append(contentsOf: raw)
+      } else {
+        out.append(contentsOf: #","data_b64":""#.utf8)
+        out.append(contentsOf: Base64.encode(raw))
+        out.append(UInt8(ascii: "\""))
       }
     }
     out.append(UInt8(ascii: "}"))
@@ -56,6 +68,10 @@ enum EnvelopeWriter {
         appendVarint(field.rawValue << 3 | 2, to: &out)
         appendVarint(UInt64(raw.count), to: &out)
         out.append(contentsOf: raw)
+        if envelope.dataIsJSON {
+          appendVarint(EnvelopeField.json.rawValue << 3, to: &out)
+          out.append(1)
+        }
       }
     }
     return out

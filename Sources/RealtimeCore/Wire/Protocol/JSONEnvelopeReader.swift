@@ -17,6 +17,18 @@ struct JSONEnvelopeReader {
     return try reader.envelope()
   }
 
+  /// Whether `bytes` are exactly one JSON value (with optional surrounding whitespace) in valid
+  /// UTF-8, nested at most `limits.maxDepth` deep: what a binary message marks as JSON data.
+  static func isSingleValue(_ bytes: ArraySlice<UInt8>, limits: EnvelopeLimits = EnvelopeLimits()) -> Bool {
+    let copy = Array(bytes)
+    guard copy.withUnsafeBytes({ UTF8Validator.isValid($0) }) else { return false }
+    var reader = JSONEnvelopeReader(bytes: copy, limits: limits)
+    reader.skipSpace()
+    guard (try? reader.skipValue(depth: 0)) != nil else { return false }
+    reader.skipSpace()
+    return reader.i == copy.count
+  }
+
   private init(bytes: [UInt8], limits: EnvelopeLimits) {
     self.bytes = bytes
     self.limits = limits
@@ -49,9 +61,24 @@ struct JSONEnvelopeReader {
             type = MessageType(name: name)
             // Read on, so the error can carry the message's id.
             if type == nil { unknownType = String(decoding: name.prefix(64), as: UTF8.self) }
-          } else if let field = EnvelopeField(key: key) {
+          } else if key.elementsEqual("data_b64".utf8) {
+            // Bytes that are not JSON, as base64; the same field as `data`.
+            let bit = UInt32(1) << UInt32(EnvelopeField.data.rawValue)
+            guard seen & bit == 0 else { throw fault("\"data\" and \"data_b64\" together, or twice", at: keyStart) }
+            seen |= bit
+            let start = i
+            guard let bytes = Base64.decode(try string()) else {
+              throw fault("\"data_b64\" is not canonical base64", at: start)
+            }
+            envelope.data = bytes[...]
+            envelope.dataIsJSON = false
+          } else if let field = EnvelopeField(key: key), field != .json {
             let bit = UInt32(1) << UInt32(field.rawValue)
-            guard seen & bit == 0 else { throw fault("\"\(field.key)\" appears twice", at: keyStart) }
+            guard seen & bit == 0 else {
+              throw fault(
+                field == .data ? "\"data\" and \"data_b64\" together, or twice" : "\"\(field.key)\" appears twice",
+                at: keyStart)
+            }
             seen |= bit
             try value(of: field, into: &envelope)
             if field == .id { id = envelope.id }
@@ -103,9 +130,9 @@ struct JSONEnvelopeReader {
       envelope.set(field, string: text)
     case .bool:
       if literal("true") {
-        envelope.reconnect = true
+        envelope.set(field, bool: true)
       } else if literal("false") {
-        envelope.reconnect = false
+        envelope.set(field, bool: false)
       } else {
         throw fault("\"\(field.key)\" must be true or false")
       }
@@ -113,6 +140,7 @@ struct JSONEnvelopeReader {
       let start = i
       try skipValue(depth: 0)
       envelope.data = bytes[start..<i]
+      envelope.dataIsJSON = true
     }
   }
 

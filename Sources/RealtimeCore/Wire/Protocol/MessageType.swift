@@ -13,6 +13,22 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
   case error = 5
   /// Server → client: the server ends the session (code, reason, whether to reconnect).
   case disconnect = 6
+  /// Client → server: receive a channel's messages, optionally from a position (recovery).
+  case subscribe = 7
+  /// Server → client: the answer to `subscribe`: the channel's epoch and newest offset.
+  case subscribed = 8
+  /// Client → server: stop receiving a channel's messages.
+  case unsubscribe = 9
+  /// Server → client: a subscription ended (the answer to `unsubscribe`, or the server's doing).
+  case unsubscribed = 10
+  /// Client → server: send a message to a channel; answered by `ack` with its offset.
+  case publish = 11
+  /// Server → client: a request succeeded (`publish`: the message's offset; `history`: the end).
+  case ack = 12
+  /// Server → client: a channel's message (live, replayed on recovery, or from `history`).
+  case message = 13
+  /// Client → server: read a channel's stored messages.
+  case history = 14
 
   /// The name in JSON's `"type"` field.
   public var name: String {
@@ -23,6 +39,14 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case .pong: "pong"
     case .error: "error"
     case .disconnect: "disconnect"
+    case .subscribe: "subscribe"
+    case .subscribed: "subscribed"
+    case .unsubscribe: "unsubscribe"
+    case .unsubscribed: "unsubscribed"
+    case .publish: "publish"
+    case .ack: "ack"
+    case .message: "message"
+    case .history: "history"
     }
   }
 
@@ -35,8 +59,8 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
   /// Whether clients may send this type; the others are the server's.
   public var isClientMessage: Bool {
     switch self {
-    case .connect, .ping: true
-    case .connected, .pong, .error, .disconnect: false
+    case .connect, .ping, .subscribe, .unsubscribe, .publish, .history: true
+    case .connected, .pong, .error, .disconnect, .subscribed, .unsubscribed, .ack, .message: false
     }
   }
 }

@@ -24,12 +24,32 @@ public struct ProtocolErrorCode: RawRepresentable, Sendable, Hashable, CustomStr
   public static let rateLimited = ProtocolErrorCode(rawValue: 9)
   /// The server failed; the request may be retried.
   public static let internalError = ProtocolErrorCode(rawValue: 10)
+  /// No such channel or namespace.
+  public static let notFound = ProtocolErrorCode(rawValue: 11)
+  /// Temporarily unable; retry the same request.
+  public static let tryAgain = ProtocolErrorCode(rawValue: 12)
+  /// A server limit was reached (subscriptions per connection, channels).
+  public static let limitExceeded = ProtocolErrorCode(rawValue: 13)
+
+  /// The protocol code for a library error.
+  init(_ code: ErrorCode) {
+    switch code {
+    case .invalidArgument, .version: self = .badRequest
+    case .notFound: self = .notFound
+    case .forbidden: self = .forbidden
+    case .tooLarge: self = .tooLarge
+    case .tryAgain, .busy, .timedOut, .closed: self = .tryAgain
+    case .noMemory: self = .limitExceeded
+    default: self = .internalError
+    }
+  }
 
   private static let names: [(ProtocolErrorCode, String)] = [
     (.badRequest, "bad_request"), (.unknownType, "unknown_type"), (.unsupportedVersion, "unsupported_version"),
     (.notConnected, "not_connected"), (.alreadyConnected, "already_connected"), (.unauthorized, "unauthorized"),
     (.forbidden, "forbidden"), (.tooLarge, "too_large"), (.rateLimited, "rate_limited"),
-    (.internalError, "internal"),
+    (.internalError, "internal"), (.notFound, "not_found"), (.tryAgain, "try_again"),
+    (.limitExceeded, "limit_exceeded"),
   ]
 
   /// The JSON name, nil for a code this version does not know (JSON then carries the number).

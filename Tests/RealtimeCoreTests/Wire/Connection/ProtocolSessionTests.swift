@@ -98,6 +98,7 @@ private struct Harness {
     h.send(#"{"type":"ping","id":5,"data":{"n":[1,2]}}"#)
     var pong = Envelope(.pong, id: 5)
     pong.data = ArraySlice(#"{"n":[1,2]}"#.utf8)
+    pong.dataIsJSON = true
     #expect(try h.replies() == [.json(pong)])
 
     h.send(binary: [1, 1])  // connect in binary: the session's own messages go out in binary

@@ -1,0 +1,164 @@
+/// A channel message as the host sees it.
+public struct ChannelMessage: Sendable, Equatable {
+  public let channel: String
+  public let epoch: String
+  public let offset: UInt64
+  /// Publish time, ms since 1970.
+  public let time: UInt64
+  public let data: [UInt8]
+  /// Whether `data` is one JSON value.
+  public let dataIsJSON: Bool
+
+  init(_ publication: Publication) {
+    channel = publication.channel
+    epoch = publication.epoch
+    offset = publication.offset
+    time = publication.time
+    data = publication.data
+    dataIsJSON = publication.dataIsJSON
+  }
+}
+
+/// Where a publish landed.
+public struct Published: Sendable, Equatable {
+  public let epoch: String
+  public let offset: UInt64
+  /// The idempotency key was seen before: nothing new was stored.
+  public let duplicate: Bool
+}
+
+/// A channel's stored messages and where the channel stands.
+public struct ChannelHistory: Sendable, Equatable {
+  public let epoch: String
+  /// The channel's newest offset.
+  public let top: UInt64
+  /// Oldest first.
+  public let messages: [ChannelMessage]
+}
+
+/// A host-side subscription: the handler runs on the loop thread for every message, in offset
+/// order, until `Core.unsubscribe`. Replayed messages (recovery) come first.
+public final class HostSubscription: ChannelSubscriber, @unchecked Sendable {
+  public let channel: String
+  /// The channel's epoch and newest offset when the subscription began.
+  public private(set) var epoch = ""
+  public private(set) var offset: UInt64 = 0
+  /// With a starting position: whether every message after it was replayed; nil without one.
+  public private(set) var recovered: Bool?
+  private let handler: @Sendable (ChannelMessage) -> Void
+  // Loop-thread state: false once unsubscribed, so no delivery already under way reaches the host.
+  private var active = true
+
+  init(channel: String, handler: @escaping @Sendable (ChannelMessage) -> Void) {
+    self.channel = channel
+    self.handler = handler
+  }
+
+  func deliver(_ publication: Publication) {
+    if active { handler(ChannelMessage(publication)) }
+  }
+
+  fileprivate func begin(_ subscription: Router.Subscription) {
+    epoch = subscription.epoch
+    offset = subscription.offset
+    recovered = subscription.recovered
+  }
+
+  fileprivate func end() { active = false }
+}
+
+extension Core {
+  /// Runs `body` on the loop thread: at once when called there, else through the mailbox while
+  /// the caller waits.
+  func onLoop<T: Sendable>(_ body: @escaping @Sendable (Engine) throws(RealtimeError) -> T) throws(RealtimeError)
+    -> T
+  {
+    if isOnLoopThread { return try body(engine) }
+    return try perform(body)
+  }
+
+  /// Sets the options of a namespace's channels (`""` is the default namespace). Channels
+  /// already in use keep their old options until they are reopened. Any thread; the core must
+  /// be running.
+  public func configure(namespace: String, _ options: NamespaceOptions) throws(RealtimeError) {
+    try onLoop { engine throws(RealtimeError) in try engine.router.configure(namespace: namespace, options) }
+  }
+
+  /// Publishes to `channel`; `completion` runs on the loop thread once the message is delivered
+  /// (after its commit, for a persistent channel) or refused. `dataIsJSON` data must be one
+  /// JSON value. Any thread, including the loop's.
+  public func publish(
+    channel: String, data: [UInt8], dataIsJSON: Bool = false, idempotencyKey: String? = nil,
+    completion: @escaping @Sendable (Result<Published, RealtimeError>) -> Void
+  ) throws(RealtimeError) {
+    if dataIsJSON && !JSONEnvelopeReader.isSingleValue(data[...]) {
+      throw RealtimeError(.invalidArgument, "data marked as JSON is not one JSON value")
+    }
+    if let idempotencyKey, idempotencyKey.isEmpty || idempotencyKey.utf8.count > 128 {
+      throw RealtimeError(.invalidArgument, "an idempotency key is 1 to 128 bytes")
+    }
+    let job: @Sendable (Engine) -> Void = { engine in
+      engine.router.publish(channel: channel, data: data, dataIsJSON: dataIsJSON, idempotencyKey: idempotencyKey) {
+        completion($0.map { Published(epoch: $0.epoch, offset: $0.offset, duplicate: $0.duplicate) })
+      }
+    }
+    if isOnLoopThread { return job(engine) }
+    let engine = self.engine
+    try post { job(engine) }
+  }
+
+  /// Publishes and waits for the outcome. Any thread but the loop's.
+  public func publish(
+    channel: String, data: [UInt8], dataIsJSON: Bool = false, idempotencyKey: String? = nil
+  ) throws(RealtimeError) -> Published {
+    if isOnLoopThread {
+      throw RealtimeError(.state, "a waiting publish cannot be made on the loop thread; pass a completion")
+    }
+    let waiter = try Waiter<Result<Published, RealtimeError>>()
+    try publish(channel: channel, data: data, dataIsJSON: dataIsJSON, idempotencyKey: idempotencyKey) {
+      waiter.fulfill($0)
+    }
+    return try waiter.wait().get()
+  }
+
+  /// Subscribes the host to `channel`: `handler` runs on the loop thread for every message. With
+  /// `since`, the messages after that position are replayed first when history still has them
+  /// (`recovered`). Any thread.
+  public func subscribe(
+    channel: String, since: (epoch: String, offset: UInt64)? = nil,
+    handler: @escaping @Sendable (ChannelMessage) -> Void
+  ) throws(RealtimeError) -> HostSubscription {
+    let subscription = HostSubscription(channel: channel, handler: handler)
+    let position = since.map { StreamPosition(epoch: $0.epoch, offset: $0.offset) }
+    try onLoop { engine throws(RealtimeError) in
+      let result = try engine.router.subscribe(channel, subscription, since: position)
+      subscription.begin(result)
+      for publication in result.replay { subscription.deliver(publication) }
+    }
+    return subscription
+  }
+
+  /// Ends a host subscription: when this returns, its handler is not called again. A stopped
+  /// core has no subscriptions left. Any thread, including inside the handler.
+  public func unsubscribe(_ subscription: HostSubscription) throws(RealtimeError) {
+    do {
+      try onLoop { engine in
+        subscription.end()
+        engine.router.unsubscribe(subscription.channel, subscription)
+      }
+    } catch  where error.code == .state {
+      subscription.end()  // not running: nothing delivers any more
+    }
+  }
+
+  /// A channel's stored messages, oldest first: above `after`, below `before`, at most `limit`
+  /// (1 to 1000; the newest ones unless `after` is given). Any thread.
+  public func history(channel: String, before: UInt64? = nil, after: UInt64? = nil, limit: Int = 100)
+    throws(RealtimeError) -> ChannelHistory
+  {
+    try onLoop { engine throws(RealtimeError) in
+      let found = try engine.router.history(channel, before: before, after: after, limit: limit)
+      return ChannelHistory(epoch: found.epoch, top: found.top, messages: found.messages.map(ChannelMessage.init))
+    }
+  }
+}

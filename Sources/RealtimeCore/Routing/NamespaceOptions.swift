@@ -1,0 +1,52 @@
+/// Who may publish to a namespace's channels over the protocol. The host (C API, Swift API) may
+/// always publish.
+public enum PublishPolicy: Sendable, Equatable {
+  /// Any connected client.
+  case clients
+  /// Only clients subscribed to the channel.
+  case subscribers
+  /// No client: only the host publishes (notifications, feeds).
+  case server
+}
+
+/// The options every channel of one namespace shares.
+public struct NamespaceOptions: Sendable, Equatable {
+  /// Stored in SQLite through the group-commit writer, surviving restarts; a publish is
+  /// acknowledged and delivered once committed. Otherwise kept in memory only.
+  public var persistent: Bool
+  /// Messages kept per channel for history and recovery (1 to 1,000,000).
+  public var historySize: Int
+  /// Messages older than this are dropped from history, in milliseconds; 0 keeps them until
+  /// `historySize` pushes them out. The newest message is always kept.
+  public var historyAgeMs: UInt64
+  /// Who may publish over the protocol.
+  public var publish: PublishPolicy
+  /// Whether clients may subscribe over the protocol (the host may always subscribe).
+  public var clientSubscribe: Bool
+  /// How long an idempotency key is remembered, in milliseconds.
+  public var idempotencyWindowMs: UInt64
+
+  /// Defaults: persistent, 1,000 messages of history without age limit, any client may publish
+  /// and subscribe, idempotency keys remembered for 10 minutes.
+  public init(
+    persistent: Bool = true, historySize: Int = 1000, historyAgeMs: UInt64 = 0, publish: PublishPolicy = .clients,
+    clientSubscribe: Bool = true, idempotencyWindowMs: UInt64 = 600_000
+  ) {
+    self.persistent = persistent
+    self.historySize = historySize
+    self.historyAgeMs = historyAgeMs
+    self.publish = publish
+    self.clientSubscribe = clientSubscribe
+    self.idempotencyWindowMs = idempotencyWindowMs
+  }
+
+  /// Checks the options' ranges.
+  func validate() throws(RealtimeError) {
+    guard (1...1_000_000).contains(historySize) else {
+      throw RealtimeError(.invalidArgument, "history size must be 1 to 1000000 messages")
+    }
+    guard idempotencyWindowMs <= 86_400_000 else {
+      throw RealtimeError(.invalidArgument, "the idempotency window must be at most 24 hours")
+    }
+  }
+}

@@ -1,0 +1,58 @@
+/// One message of a channel, as delivered: created once per publish and shared by every
+/// subscriber, the history ring and the publisher's acknowledgement. Its `message` frame is
+/// encoded once per encoding, on first use, and every subscriber's socket writes that one buffer.
+/// Loop-thread only.
+final class Publication {
+  let channel: String
+  let epoch: String
+  let offset: UInt64
+  /// Publish time, ms since 1970.
+  let time: UInt64
+  let data: [UInt8]
+  let dataIsJSON: Bool
+  private var jsonFrame: OutboundBytes?
+  private var binaryFrame: OutboundBytes?
+
+  init(channel: String, epoch: String, offset: UInt64, time: UInt64, data: [UInt8], dataIsJSON: Bool) {
+    self.channel = channel
+    self.epoch = epoch
+    self.offset = offset
+    self.time = time
+    self.data = data
+    self.dataIsJSON = dataIsJSON
+  }
+
+  /// The `message` envelope; `id` set when it answers a `history` request.
+  func envelope(id: UInt64? = nil) -> Envelope {
+    var envelope = Envelope(.message, id: id)
+    envelope.channel = channel
+    envelope.epoch = epoch
+    envelope.offset = offset
+    envelope.time = time
+    envelope.data = data[...]
+    envelope.dataIsJSON = dataIsJSON
+    return envelope
+  }
+
+  /// The complete WebSocket frame of the live `message`, encoded on first use.
+  func frame(_ encoding: EnvelopeEncoding) -> OutboundBytes {
+    switch encoding {
+    case .json:
+      if let jsonFrame { return jsonFrame }
+      let frame = Publication.encodeFrame(envelope(), .json)
+      jsonFrame = frame
+      return frame
+    case .binary:
+      if let binaryFrame { return binaryFrame }
+      let frame = Publication.encodeFrame(envelope(), .binary)
+      binaryFrame = frame
+      return frame
+    }
+  }
+
+  static func encodeFrame(_ envelope: Envelope, _ encoding: EnvelopeEncoding) -> OutboundBytes {
+    EnvelopeWriter.encode(envelope, as: encoding).withUnsafeBytes {
+      FrameEncoder.encoded(encoding == .json ? .text : .binary, $0)
+    }
+  }
+}
