@@ -403,6 +403,176 @@ rt_status rt_conn_feed(rt_conn *conn, const uint8_t *data, size_t len);
  */
 rt_status rt_conn_close(rt_conn **conn);
 
+/* ---------------------------------------------------------------------------------------------
+ * Channels
+ *
+ * A channel is named by 1 to 255 bytes of ASCII letters, digits and _ - . : @ / = + ~ !; the part
+ * before the first ':' is its namespace ("" when there is none), whose options apply. Each
+ * channel has an epoch and gapless offsets 1, 2, 3... (docs/protocol.md). The default namespace
+ * "" is persistent with 1,000 messages of history; other namespaces must be configured before
+ * their channels are used (RT_ENOTFOUND otherwise). The core must be running for every call here.
+ * ------------------------------------------------------------------------------------------- */
+
+/** Namespace flag: keep its channels in memory only (lost on restart). Default: persistent. */
+#define RT_NAMESPACE_IN_MEMORY 1u
+/** Namespace flag: clients may not subscribe over the protocol (the host still may). */
+#define RT_NAMESPACE_NO_CLIENT_SUBSCRIBE 2u
+
+/** Who may publish over the protocol; the host always may. */
+#define RT_PUBLISH_CLIENTS 0
+#define RT_PUBLISH_SUBSCRIBERS 1
+#define RT_PUBLISH_SERVER 2
+
+/** The options of a namespace's channels. Zero fields mean defaults. */
+typedef struct rt_namespace_config {
+    /** sizeof(rt_namespace_config) as the caller was compiled. */
+    size_t struct_size;
+    /** RT_NAMESPACE_* flags. */
+    uint32_t flags;
+    /** Messages kept per channel for history and recovery. Default 1000, at most 1000000. */
+    uint32_t history_size;
+    /** Messages older than this (ms) leave history; the newest is always kept. Default 0: no limit. */
+    uint64_t history_age_ms;
+    /** RT_PUBLISH_CLIENTS (default), RT_PUBLISH_SUBSCRIBERS or RT_PUBLISH_SERVER. */
+    int publish_policy;
+    /** How long an idempotency key is remembered (ms). Default 600000, at most 86400000. */
+    uint64_t idempotency_window_ms;
+} rt_namespace_config;
+
+/** Static initialiser with every default. */
+#define RT_NAMESPACE_CONFIG_INIT {sizeof(rt_namespace_config), 0, 0, 0, 0, 0}
+
+/** Fills *config with the defaults of RT_NAMESPACE_CONFIG_INIT. RT_EINVAL if config is NULL. */
+rt_status rt_namespace_config_init(rt_namespace_config *config);
+
+/**
+ * Sets the options of namespace `name` (0 to 64 bytes of a-z, 0-9, _ and -; "" is the default
+ * namespace); NULL config means defaults. Channels already in use keep their old options until
+ * they are reopened. Errors: RT_EINVAL (a bad name or value), RT_EVERSION, RT_ESTATE (not
+ * running). Any thread.
+ */
+rt_status rt_core_set_namespace(rt_core *core, const char *name, const rt_namespace_config *config);
+
+/** One channel message, valid only during the callback that receives it. */
+typedef struct rt_message {
+    /** The channel name, NUL-terminated (channel_len bytes before the NUL). */
+    const char *channel;
+    size_t channel_len;
+    /** The channel's epoch, NUL-terminated. */
+    const char *epoch;
+    uint64_t offset;
+    /** Publish time, ms since 1970. */
+    uint64_t time_ms;
+    const uint8_t *data;
+    size_t len;
+    /** Non-zero when data is one JSON value. */
+    int is_json;
+} rt_message;
+
+/** Receives channel messages (subscriptions, history), on the thread each function documents. */
+typedef void (*rt_message_fn)(void *user_data, const rt_message *message);
+
+/**
+ * The outcome of a publish made with a callback: status RT_OK and the message's offset, or an
+ * error status (offset 0). Runs on the loop thread.
+ */
+typedef void (*rt_publish_fn)(void *user_data, rt_status status, uint64_t offset);
+
+/** Options of rt_publish. Zero fields mean defaults. */
+typedef struct rt_publish_opts {
+    /** sizeof(rt_publish_opts) as the caller was compiled. */
+    size_t struct_size;
+    /** NUL-terminated key (1 to 128 bytes): a publish repeated with it within the namespace's
+     *  window stores nothing and reports the original offset. NULL: none. */
+    const char *idempotency_key;
+    /** Non-zero: data is one JSON value (checked; RT_EINVAL if not). */
+    int is_json;
+    /** NULL: rt_publish waits for the outcome (not on the loop thread). Otherwise rt_publish
+     *  returns at once and `done` reports the outcome on the loop thread. */
+    rt_publish_fn done;
+    /** Passed to done. */
+    void *done_user_data;
+} rt_publish_opts;
+
+/** Static initialiser with every default. */
+#define RT_PUBLISH_OPTS_INIT {sizeof(rt_publish_opts), NULL, 0, NULL, NULL}
+
+/**
+ * Publishes `len` bytes of data (copied; at most 1 MiB) to `channel`. Without opts->done it waits
+ * until the message is delivered to every subscriber (after its commit, for a persistent channel:
+ * with durability full, on disk) and sets *offset (may be NULL). With opts->done it returns RT_OK
+ * once the publish is queued and reports the outcome through done.
+ * Errors: RT_EINVAL (bad name, data NULL with len > 0, bad key, is_json data that is not JSON),
+ * RT_ENOTFOUND (namespace not configured), RT_ETOOBIG, RT_EAGAIN (retry), RT_ESTATE (not running,
+ * or waiting on the loop thread), RT_EIO (the commit failed). Any thread.
+ */
+rt_status rt_publish(rt_core *core, const char *channel, const uint8_t *data, size_t len,
+                     const rt_publish_opts *opts, uint64_t *offset);
+
+/** A host-side subscription. */
+typedef struct rt_sub rt_sub;
+
+/** Options and results of rt_subscribe. Zero fields mean defaults. */
+typedef struct rt_subscribe_opts {
+    /** sizeof(rt_subscribe_opts) as the caller was compiled. */
+    size_t struct_size;
+    /** Recovery: the epoch (NUL-terminated) and offset of the last message the host has; the
+     *  messages after it are replayed first if history still has them. NULL: no recovery. */
+    const char *since_epoch;
+    uint64_t since_offset;
+    /** Out: the channel's epoch (NUL-terminated) and newest offset when the subscription began. */
+    char epoch[65];
+    uint64_t offset;
+    /** Out: 1 recovered (everything after since was replayed), 0 not (read history instead),
+     *  -1 no recovery was asked for. */
+    int recovered;
+} rt_subscribe_opts;
+
+/** Static initialiser with every default. */
+#define RT_SUBSCRIBE_OPTS_INIT {sizeof(rt_subscribe_opts), NULL, 0, {0}, 0, 0}
+
+/**
+ * Subscribes the host to `channel`: `fn` runs on the loop thread for every message, in offset
+ * order, each once, until rt_unsubscribe; replayed messages (recovery) come first. `opts` may be
+ * NULL; its out fields are filled on success. Errors: RT_EINVAL, RT_ENOTFOUND, RT_ESTATE, RT_EIO.
+ * Any thread (on the loop thread, the replay runs before this returns).
+ */
+rt_status rt_subscribe(rt_core *core, const char *channel, rt_subscribe_opts *opts, rt_message_fn fn,
+                       void *user_data, rt_sub **out);
+
+/**
+ * Ends a subscription: after it returns, its callback does not run again (inside the callback
+ * itself, no further message reaches it). Frees the handle and sets *sub to NULL. Idempotent;
+ * may be called after rt_core_close. Any thread.
+ */
+rt_status rt_unsubscribe(rt_sub **sub);
+
+/** Options of rt_history. Zero fields mean defaults. */
+typedef struct rt_history_opts {
+    /** sizeof(rt_history_opts) as the caller was compiled. */
+    size_t struct_size;
+    /** Only messages with offset < before (0: no bound); the newest such are returned. */
+    uint64_t before;
+    /** Only messages with offset > after (0: from the start); the oldest such are returned. */
+    uint64_t after;
+    /** At most this many messages, 1 to 1000. Default 100. */
+    uint32_t limit;
+    /** Out: the channel's epoch (NUL-terminated) and newest offset. */
+    char epoch[65];
+    uint64_t top;
+} rt_history_opts;
+
+/** Static initialiser with every default. */
+#define RT_HISTORY_OPTS_INIT {sizeof(rt_history_opts), 0, 0, 0, {0}, 0}
+
+/**
+ * Reads a channel's stored messages, oldest first, calling `fn` for each on the calling thread
+ * before it returns. `opts` may be NULL. Errors: RT_EINVAL (bad name or limit), RT_ENOTFOUND,
+ * RT_ESTATE, RT_EIO, RT_ECORRUPT. Any thread.
+ */
+rt_status rt_history(rt_core *core, const char *channel, rt_history_opts *opts, rt_message_fn fn,
+                     void *user_data);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -341,8 +341,9 @@ static void test_strerror(void)
     static const rt_status codes[] = {RT_OK,     RT_EINVAL,    RT_EVERSION, RT_ESTATE,
                                       RT_ENOMEM, RT_EIO,       RT_ECORRUPT, RT_ESCHEMA,
                                       RT_EBUSY,  RT_ELOOP,     RT_ECLOSED,  RT_ETIMEDOUT,
+                                      RT_ENOTFOUND, RT_EPERM,  RT_ETOOBIG,  RT_EAGAIN,
                                       RT_EINTERNAL};
-    static const rt_status unknown[] = {1, -12, -98, -100, 12345, INT_MIN, INT_MAX};
+    static const rt_status unknown[] = {1, -16, -98, -100, 12345, INT_MIN, INT_MAX};
     const size_t n = sizeof codes / sizeof codes[0];
     size_t i, j;
 

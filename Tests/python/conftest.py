@@ -33,14 +33,15 @@ class Server:
         raise RuntimeError("no VmRSS")
 
 
-@contextlib.contextmanager
-def running_server(workdir, *extra_args):
-    """A realtime-server on a free port with the fixture's tight limits plus `extra_args`; stopped
-    with SIGTERM at the end, which must exit cleanly."""
-    binary = server_binary()
+def start_server(workdir, *extra_args, db=None, binary=None) -> Server:
+    """Starts a realtime-server on a free port with the fixture's tight limits plus `extra_args` and
+    returns it once it reports its port; the caller stops it (`stop_server`, or SIGKILL). In memory
+    (`--in-memory`) unless `db` names a database file (`--db db`)."""
+    binary = binary or server_binary()
     assert binary.exists(), f"build the server first (swift build): {binary}"
+    storage = ["--in-memory"] if db is None else ["--db", str(db)]
     proc = subprocess.Popen(
-        [str(binary), "--port", "0", "--in-memory", "--handshake-timeout-ms", "1000", "--idle-timeout-ms", "1000",
+        [str(binary), "--port", "0", *storage, "--handshake-timeout-ms", "1000", "--idle-timeout-ms", "1000",
          "--max-write-queue-bytes", str(256 << 10), "--log-level", "debug",
          "--web-root", str(ROOT / "examples" / "web"), *extra_args],
         cwd=workdir, stderr=subprocess.PIPE, text=True)
@@ -52,19 +53,38 @@ def running_server(workdir, *extra_args):
         if match:
             port = int(match.group(1))
             break
+    if not port:
+        proc.kill()
+        proc.wait(timeout=30)
     assert port, "the server did not report its port:\n" + "".join(log)
     # Keep draining the log: a full pipe would block the server's writes, and its loop with them.
     drain = threading.Thread(target=lambda: log.extend(proc.stderr), daemon=True)
     drain.start()
     server = Server(proc, port)
     server.log = log
+    server.drain = drain
+    return server
+
+
+def stop_server(server: Server) -> int:
+    """SIGTERM (if still running), then the exit status, once the log is drained."""
+    if server.proc.poll() is None:
+        server.proc.send_signal(signal.SIGTERM)
+    status = server.proc.wait(timeout=30)
+    server.drain.join(timeout=10)
+    return status
+
+
+@contextlib.contextmanager
+def running_server(workdir, *extra_args, db=None):
+    """A realtime-server on a free port with the fixture's tight limits plus `extra_args` (in memory,
+    or on the database file `db`); stopped with SIGTERM at the end, which must exit cleanly."""
+    server = start_server(workdir, *extra_args, db=db)
     try:
         yield server
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        status = proc.wait(timeout=30)
-        drain.join(timeout=10)
+        status = stop_server(server)
+    log = server.log
     assert status == 0, "".join(log[-50:])
     assert any("stopped cleanly" in line for line in log)
 

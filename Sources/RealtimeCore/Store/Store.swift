@@ -56,7 +56,7 @@ final class Store: @unchecked Sendable {
     }
     reader = readerDB
     readerLock = try ConditionLock()
-    let instance = try readerDB.text("SELECT value FROM rt_meta WHERE key = 'instance'")
+    let instance = try writerDB.text("SELECT value FROM rt_meta WHERE key = 'instance'")
     guard let instance, !instance.isEmpty else {
       throw RealtimeError(.corrupt, "the database has no instance id (rt_meta is damaged)")
     }
@@ -134,8 +134,10 @@ final class Store: @unchecked Sendable {
   /// Ends the writer thread after it commits what it has, closes the connections and releases
   /// the file. Called once, by the core's close.
   func shutdown() {
-    writer.shutdown()
+    // The reader first: the last connection to close checkpoints the WAL and removes it, and a
+    // read-only connection cannot.
     readerLock.withLock { reader = nil }
+    writer.shutdown()
     lock = nil
   }
 }
