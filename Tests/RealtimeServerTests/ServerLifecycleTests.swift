@@ -80,4 +80,32 @@ import Testing
     process.waitUntilExit()
     #expect(process.terminationStatus != 0)
   }
+
+  @Test func configuresNamespacesFromTheCommandLine() throws {
+    let dir = try makeTempDir()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let (status, log) = try runUntilSignal(
+      SIGTERM, in: dir,
+      [
+        "--port", "0", "--in-memory", "--namespace", "=memory,history=10", "--namespace",
+        "chat=history=500,publish=subscribers",
+      ])
+    #expect(status == 0, "\(log)")
+    #expect(log.contains("namespace \"\": in memory, history 10"), "\(log)")
+    #expect(log.contains("namespace \"chat\": persistent, history 500"), "\(log)")
+  }
+
+  @Test(arguments: ["chat", "chat=history=x", "chat=bogus", "Bad!=memory", "chat=history=0"])
+  func refusesABadNamespaceSpec(spec: String) throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: Self.serverPath)
+    process.arguments = ["--port", "0", "--in-memory", "--namespace", spec]
+    let pipe = Pipe()
+    process.standardError = pipe
+    try process.run()
+    let log = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus != 0, "\(spec): \(log)")
+    #expect(log.contains("namespace"), "\(spec): \(log)")
+  }
 }

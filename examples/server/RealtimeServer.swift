@@ -49,6 +49,15 @@ struct RealtimeServer: ParsableCommand {
   @Option(help: "When writes are acknowledged: full, normal or off.")
   var durability: DurabilityOption = .full
 
+  @Option(
+    help: ArgumentHelp(
+      "Channel namespace options, repeatable: NAME=OPTION,... (an empty NAME is the default namespace).",
+      discussion:
+        "Options: memory | persistent, history=N, age-ms=N, publish=clients|subscribers|server, "
+        + "no-client-subscribe, idempotency-ms=N. Example: --namespace 'chat=history=500' --namespace 'typing=memory,history=1'"
+    ))
+  var namespace: [NamespaceSpec] = []
+
   @Option(help: "Log level: error, warn, info or debug.")
   var logLevel: LevelOption = .info
 
@@ -87,6 +96,12 @@ struct RealtimeServer: ParsableCommand {
           databasePath: path, durability: durability.value, logLevel: logLevel.core,
           logHandler: { level, message in coreLogger.log(level: level.swiftLog, "\(message)") }))
       try core.start()
+      for spec in namespace {
+        try core.configure(namespace: spec.name, spec.options)
+        logger.info(
+          "namespace \"\(spec.name)\": \(spec.options.persistent ? "persistent" : "in memory"), history \(spec.options.historySize)"
+        )
+      }
       var config = ListenConfig(
         maxConnections: maxConnections, maxConnectionsPerIP: maxConnectionsPerIP,
         handshakeTimeoutMs: handshakeTimeoutMs, maxWriteQueueBytes: maxWriteQueueBytes, idleTimeoutMs: idleTimeoutMs,

@@ -21,6 +21,8 @@ final class Engine: @unchecked Sendable {
   private var hostConnections: [UInt64: HostConnection] = [:]
   private var nextHostConnectionID: UInt64 = 1
   private var nextSessionID: UInt64 = 1
+  /// Connections with frames queued this turn, flushed when the turn ends.
+  private var unflushed: [TCPConnection] = []
 
   /// Every socket read of this loop lands here and is consumed before the next read.
   static let readBufferSize = 64 << 10
@@ -57,9 +59,8 @@ final class Engine: @unchecked Sendable {
     }
     do {
       try log.open(loop: loop)
-      let log = self.log
       turnEnd = try TurnEndHook(
-        loop: loop, body: { log.flush() },
+        loop: loop, body: { [unowned self] in self.endOfTurn() },
         beforeBlocking: { [unowned self] in self.pollBeforeBlocking() })
     } catch {
       mailbox.close()
@@ -82,12 +83,31 @@ final class Engine: @unchecked Sendable {
       if mailbox.hasItems || log.hasOutcomes {
         mailbox.drain()
         log.deliverOutcomes()
-        log.flush()
+        endOfTurn()
         deadline = uv_hrtime() &+ Engine.pollNanoseconds
         continue
       }
       polls &+= 1
       if polls & 63 == 0 && uv_hrtime() >= deadline { return }
+    }
+  }
+
+  /// Hands the turn's store writes to the writer and the turn's frames to the sockets.
+  private func endOfTurn() {
+    log.flush()
+    flushConnections()
+  }
+
+  /// Asks for `connection`'s queued frames to be written at the end of this turn. Loop thread.
+  func flushAtTurnEnd(_ connection: TCPConnection) {
+    unflushed.append(connection)
+  }
+
+  private func flushConnections() {
+    while !unflushed.isEmpty {
+      let connections = unflushed
+      unflushed = []
+      for connection in connections { connection.flushOutbox() }
     }
   }
 

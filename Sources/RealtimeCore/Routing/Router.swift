@@ -60,7 +60,11 @@ final class Router {
     guard ChannelName.isValidNamespace(namespace) else {
       throw RealtimeError(.invalidArgument, "a namespace is 0 to 64 bytes of a-z, 0-9, _ and -")
     }
-    try options.validate()
+    do {
+      try options.validate()
+    } catch {
+      throw RealtimeError(error.code, "namespace \"\(namespace)\": \(error.message)")
+    }
     namespaces[namespace] = options
   }
 

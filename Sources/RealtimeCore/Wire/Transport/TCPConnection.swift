@@ -120,35 +120,62 @@ final class TCPConnection: SessionTransport {
 
   private var overLimit = false
   private var closeFrameAllowed = false
+  /// Frames queued during this loop turn, written together (one writev) when the turn ends.
+  private var outbox: [OutboundBytes] = []
+  private var outboxBytes = 0
 
-  /// A write in flight: the shared bytes and the connection, both kept alive until libuv calls
+  /// A write in flight: the shared frames and the connection, all kept alive until libuv calls
   /// back (a cancelled write's callback may run after the connection was forgotten).
   private final class PendingWrite {
-    let bytes: OutboundBytes
+    let frames: [OutboundBytes]
+    let count: Int
     let connection: TCPConnection
-    init(_ bytes: OutboundBytes, _ connection: TCPConnection) {
-      self.bytes = bytes
+    init(_ frames: [OutboundBytes], count: Int, _ connection: TCPConnection) {
+      self.frames = frames
+      self.count = count
       self.connection = connection
     }
   }
 
+  /// Queues a frame for the end of the turn; the first one asks the engine to flush this
+  /// connection then. Many messages to one client in a turn cost one system call, and each is
+  /// still the shared buffer every other subscriber writes too.
   private func enqueue(_ bytes: OutboundBytes) {
-    let pending = PendingWrite(bytes, self)
+    if outbox.isEmpty { engine.flushAtTurnEnd(self) }
+    outbox.append(bytes)
+    outboxBytes += bytes.count
+    queuedBytes += bytes.count
+  }
+
+  /// Writes the queued frames with one `uv_write` (a writev of the shared buffers).
+  func flushOutbox() {
+    guard !outbox.isEmpty else { return }
+    let frames = outbox
+    let count = outboxBytes
+    outbox = []
+    outboxBytes = 0
+    guard !isClosed else { return }
+    let pending = PendingWrite(frames, count: count, self)
     let request = UnsafeMutablePointer<uv_write_t>.allocate(capacity: 1)
     request.pointee.data = Unmanaged.passRetained(pending).toOpaque()
-    var buffer = uv_buf_init(bytes.base.assumingMemoryBound(to: CChar.self), UInt32(bytes.count))
-    queuedBytes += bytes.count
     let stream = UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_stream_t.self)
-    let rc = uv_write(request, stream, &buffer, 1) { request, status in
-      guard let request else { return }
-      let pending = Unmanaged<PendingWrite>.fromOpaque(request.pointee.data).takeRetainedValue()
-      request.deallocate()
-      pending.connection.wrote(pending.bytes.count, status: status)
+    // libuv copies the buffer descriptors, so they may live on the stack for the call.
+    let rc = withUnsafeTemporaryAllocation(of: uv_buf_t.self, capacity: frames.count) { buffers -> Int32 in
+      for (i, frame) in frames.enumerated() {
+        buffers.initializeElement(
+          at: i, to: uv_buf_init(frame.base.assumingMemoryBound(to: CChar.self), UInt32(frame.count)))
+      }
+      return uv_write(request, stream, buffers.baseAddress, UInt32(frames.count)) { request, status in
+        guard let request else { return }
+        let pending = Unmanaged<PendingWrite>.fromOpaque(request.pointee.data).takeRetainedValue()
+        request.deallocate()
+        pending.connection.wrote(pending.count, status: status)
+      }
     }
     if rc != 0 {
       Unmanaged<PendingWrite>.fromOpaque(request.pointee.data).release()
       request.deallocate()
-      queuedBytes -= bytes.count
+      queuedBytes -= count
       closeNow(why: "cannot write: \(String(cString: uv_strerror(rc)))")
     }
   }
@@ -175,6 +202,7 @@ final class TCPConnection: SessionTransport {
     timer = try? engine.schedule(after: config.closeTimeoutMs) { [unowned self] in
       self.closeNow(why: "the peer did not close within \(self.config.closeTimeoutMs) ms")
     }
+    flushOutbox()
     if queuedBytes == 0 { shutdownWrites() }
   }
 
@@ -204,11 +232,17 @@ final class TCPConnection: SessionTransport {
   /// and must not be called back; libuv still frees the handle once it is closed.
   func closeNow(detached: Bool = false, why: @autoclosure () -> String = "closed by the server") {
     guard !isClosed else { return }
+    // What this turn queued (a close frame, a goodbye) still gets its chance: libuv writes at
+    // once what the socket takes before the close cancels the rest.
+    flushOutbox()
     engine.sink(.debug, "connection \(peer) closed: \(why())")
     // Until libuv calls back, the handle owns a reference to the connection, so it outlives its
     // handle even if the engine forgets it first (at shutdown). Detached: nobody to call back.
     handle.pointee.data = detached ? nil : Unmanaged.passRetained(self).toOpaque()
     isClosed = true
+    queuedBytes -= outboxBytes
+    outbox = []
+    outboxBytes = 0
     timer?.cancel()
     timer = nil
     keepalive?.cancel()
