@@ -54,6 +54,15 @@ struct RTBench: ParsableCommand {
   @Flag(help: "Skip the round-trip benchmark.")
   var skipLoop = false
 
+  @Flag(help: "Skip the persistent channel publish benchmark.")
+  var skipPublish = false
+
+  @Option(help: "Publishes per persistent-publish run.")
+  var publishes = 50_000
+
+  @Option(help: "Host subscribers in the persistent-publish run with subscribers.")
+  var publishSubscribers = 100
+
   @Flag(help: "Skip the raw uv_async/semaphore floor measured beside the round trip.")
   var skipFloor = false
 
@@ -80,6 +89,9 @@ struct RTBench: ParsableCommand {
     }
     if !skipLoop {
       report["round_trip"] = try runLoop()
+    }
+    if !skipPublish {
+      report["publish"] = try runPublish()
     }
 
     let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
@@ -195,6 +207,33 @@ struct RTBench: ParsableCommand {
     print(
       "store: \(mode) \(run.appends) appends in \(fmt(run.seconds, 3)) s = \(fmt(run.appendsPerSecond, 0)) appends/s (\(fmt(run.microsPerAppend, 1)) us/append)"
     )
+  }
+
+  // MARK: persistent publish
+
+  private func runPublish() throws -> [String: Any] {
+    let dir = try makeTempDir(in: dbDir ?? NSTemporaryDirectory())
+    defer { if !keep { try? FileManager.default.removeItem(atPath: dir) } }
+    var json: [String: Any] = [:]
+    for (mode, subscribers) in [("no_subscribers", 0), ("with_subscribers", publishSubscribers)] {
+      var runs: [PublishBench.Run] = []
+      for round in 0..<storeRounds {
+        runs.append(
+          try PublishBench.run(
+            path: dir + "/publish-\(mode)-\(round).db", count: publishes, producers: producers,
+            subscribers: subscribers, mode: mode))
+      }
+      let run = runs.sorted { $0.perSecond < $1.perSecond }[runs.count / 2]
+      print(
+        "publish: \(mode) (\(subscribers) host subscribers): \(run.publishes) persistent publishes, durability full, in \(fmt(run.seconds, 3)) s = \(fmt(run.perSecond, 0))/s, \(run.delivered) deliveries  (target >= 50,000/s: \(run.perSecond >= 50_000 ? "met" : "NOT met"))"
+      )
+      json[mode] = [
+        "publishes": run.publishes, "subscribers": subscribers, "seconds": run.seconds,
+        "publishes_per_second": run.perSecond, "deliveries": run.delivered,
+        "rounds": runs.map(\.perSecond),
+      ]
+    }
+    return json
   }
 
   // MARK: round trip
