@@ -6,6 +6,7 @@
 //   .build/release/fuzz-http-head -max_total_time=60 corpus/http-head
 //   .build/release/fuzz-frames -max_total_time=60 corpus/frames
 //   .build/release/fuzz-envelope -max_total_time=60 corpus/envelope
+//   .build/release/fuzz-channel-record -max_total_time=60 corpus/channel-record
 //
 // Only --sanitize=fuzzer: with Swift 6.3.1, adding address sanitizing to the same build drops the
 // coverage instrumentation, and libFuzzer then mutates blindly. Swift's own checks (bounds,
@@ -37,6 +38,11 @@ let package = Package(
     // crash, and whatever decodes survives an encode/decode round trip unchanged.
     .executableTarget(
       name: "fuzz-envelope",
+      dependencies: [.product(name: "RealtimeCore", package: "RealtimeCore")]),
+    // Arbitrary bytes as a stored channel message (a damaged or tampered database): never a
+    // crash, and whatever decodes survives a round trip unchanged.
+    .executableTarget(
+      name: "fuzz-channel-record",
       dependencies: [.product(name: "RealtimeCore", package: "RealtimeCore")]),
   ]
 )

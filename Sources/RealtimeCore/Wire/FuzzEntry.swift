@@ -64,4 +64,13 @@ public enum FuzzEntry {
     let again = try? decode(binary ? EnvelopeWriter.binary(message) : EnvelopeWriter.json(message))
     return again == message ? .decoded : .roundTripMismatch
   }
+
+  /// Decodes `bytes` as a stored channel message. Returns -1 when refused, else the data's size;
+  /// a record that decodes is encoded again and must decode to the same content (else -2).
+  public static func channelRecord(_ bytes: UnsafeRawBufferPointer) -> Int {
+    guard let record = try? ChannelRecord.decode(Array(bytes)) else { return -1 }
+    let again = try? ChannelRecord.decode(
+      ChannelRecord.encode(data: record.data, dataIsJSON: record.dataIsJSON, idempotencyKey: record.idempotencyKey))
+    return again == record ? record.data.count : -2
+  }
 }
