@@ -437,10 +437,18 @@ typedef struct rt_namespace_config {
     int publish_policy;
     /** How long an idempotency key is remembered (ms). Default 600000, at most 86400000. */
     uint64_t idempotency_window_ms;
+    /** A subscriber that cannot keep up: RT_SLOW_CONSUMER_DISCONNECT (default) or
+     *  RT_SLOW_CONSUMER_DROP_OLDEST (docs/protocol.md, "Slow consumers"). */
+    int slow_consumer;
 } rt_namespace_config;
 
+/** Slow consumers get `disconnect` 4005 and recover from history on reconnect. */
+#define RT_SLOW_CONSUMER_DISCONNECT 0
+/** Slow consumers lose the channel's oldest held messages and are told with a `gap` message. */
+#define RT_SLOW_CONSUMER_DROP_OLDEST 1
+
 /** Static initialiser with every default. */
-#define RT_NAMESPACE_CONFIG_INIT {sizeof(rt_namespace_config), 0, 0, 0, 0, 0}
+#define RT_NAMESPACE_CONFIG_INIT {sizeof(rt_namespace_config), 0, 0, 0, 0, 0, 0}
 
 /** Fills *config with the defaults of RT_NAMESPACE_CONFIG_INIT. RT_EINVAL if config is NULL. */
 rt_status rt_namespace_config_init(rt_namespace_config *config);

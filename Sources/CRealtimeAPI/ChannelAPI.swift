@@ -78,6 +78,11 @@ private struct PublishCallback: @unchecked Sendable {
       default: throw RealtimeError(.invalidArgument, "unknown publish_policy \(c.publish_policy)")
       }
       if c.idempotency_window_ms != 0 { options.idempotencyWindowMs = c.idempotency_window_ms }
+      switch c.slow_consumer {
+      case RT_SLOW_CONSUMER_DISCONNECT: options.slowConsumer = .disconnect
+      case RT_SLOW_CONSUMER_DROP_OLDEST: options.slowConsumer = .dropOldest
+      default: throw RealtimeError(.invalidArgument, "unknown slow_consumer \(c.slow_consumer)")
+      }
     }
     try core(handle).configure(namespace: namespace, options)
   }

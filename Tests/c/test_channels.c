@@ -280,6 +280,12 @@ static void test_bad_input_is_refused(void)
     ns.publish_policy = 7;
     CHECK_EQ_INT(rt_core_set_namespace(core, "ok", &ns), RT_EINVAL);
     CHECK(strstr(rt_core_errmsg(core), "publish_policy") != NULL);
+    ns.publish_policy = RT_PUBLISH_SUBSCRIBERS;
+    ns.slow_consumer = 9;
+    CHECK_EQ_INT(rt_core_set_namespace(core, "ok", &ns), RT_EINVAL);
+    CHECK(strstr(rt_core_errmsg(core), "slow_consumer") != NULL);
+    ns.slow_consumer = RT_SLOW_CONSUMER_DROP_OLDEST;
+    CHECK_EQ_INT(rt_core_set_namespace(core, "ok", &ns), RT_OK);
     CHECK_EQ_INT(rt_namespace_config_init(NULL), RT_EINVAL);
     CHECK_EQ_INT(rt_core_close(&core), RT_OK);
 }

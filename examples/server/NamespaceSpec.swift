@@ -3,7 +3,7 @@ import RealtimeCore
 
 /// A `--namespace` value: `NAME=OPTION,OPTION,...` (NAME may be empty: the default namespace).
 /// Options: `memory` or `persistent`, `history=N`, `age-ms=N`, `publish=clients|subscribers|server`,
-/// `no-client-subscribe`, `idempotency-ms=N`.
+/// `no-client-subscribe`, `idempotency-ms=N`, `slow=disconnect|drop-oldest`.
 struct NamespaceSpec: ExpressibleByArgument {
   let name: String
   let options: NamespaceOptions
@@ -30,6 +30,8 @@ struct NamespaceSpec: ExpressibleByArgument {
       case ("publish", "clients"): options.publish = .clients
       case ("publish", "subscribers"): options.publish = .subscribers
       case ("publish", "server"): options.publish = .server
+      case ("slow", "disconnect"): options.slowConsumer = .disconnect
+      case ("slow", "drop-oldest"): options.slowConsumer = .dropOldest
       default: return nil
       }
     }

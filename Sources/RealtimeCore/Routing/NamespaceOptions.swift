@@ -9,6 +9,17 @@ public enum PublishPolicy: Sendable, Equatable {
   case server
 }
 
+/// What happens to a subscriber that does not keep up: its socket's backlog is over the limit
+/// and the messages held back for it fill their queue. Never a silent gap.
+public enum SlowConsumerPolicy: Sendable, Equatable {
+  /// End the session with `disconnect` 4005 (reconnect, resubscribe with the last offset seen,
+  /// and recover from history). For channels where every message matters.
+  case disconnect
+  /// Drop the oldest held messages of the channel and tell the client with a `gap` message
+  /// before the next one it gets (it may read the gap from history). For ephemeral data.
+  case dropOldest
+}
+
 /// The options every channel of one namespace shares.
 public struct NamespaceOptions: Sendable, Equatable {
   /// Stored in SQLite through the group-commit writer, surviving restarts; a publish is
@@ -25,13 +36,17 @@ public struct NamespaceOptions: Sendable, Equatable {
   public var clientSubscribe: Bool
   /// How long an idempotency key is remembered, in milliseconds.
   public var idempotencyWindowMs: UInt64
+  /// What happens to a subscriber that cannot keep up.
+  public var slowConsumer: SlowConsumerPolicy
 
   /// Defaults: persistent, 1,000 messages of history without age limit, any client may publish
-  /// and subscribe, idempotency keys remembered for 10 minutes.
+  /// and subscribe, idempotency keys remembered for 10 minutes, slow consumers disconnected.
   public init(
     persistent: Bool = true, historySize: Int = 1000, historyAgeMs: UInt64 = 0, publish: PublishPolicy = .clients,
-    clientSubscribe: Bool = true, idempotencyWindowMs: UInt64 = 600_000
+    clientSubscribe: Bool = true, idempotencyWindowMs: UInt64 = 600_000,
+    slowConsumer: SlowConsumerPolicy = .disconnect
   ) {
+    self.slowConsumer = slowConsumer
     self.persistent = persistent
     self.historySize = historySize
     self.historyAgeMs = historyAgeMs

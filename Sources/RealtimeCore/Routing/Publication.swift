@@ -10,10 +10,16 @@ final class Publication {
   let time: UInt64
   let data: [UInt8]
   let dataIsJSON: Bool
+  /// The channel's policy for subscribers that fall behind.
+  let slowConsumer: SlowConsumerPolicy
   private var jsonFrame: OutboundBytes?
   private var binaryFrame: OutboundBytes?
 
-  init(channel: String, epoch: String, offset: UInt64, time: UInt64, data: [UInt8], dataIsJSON: Bool) {
+  init(
+    channel: String, epoch: String, offset: UInt64, time: UInt64, data: [UInt8], dataIsJSON: Bool,
+    slowConsumer: SlowConsumerPolicy = .disconnect
+  ) {
+    self.slowConsumer = slowConsumer
     self.channel = channel
     self.epoch = epoch
     self.offset = offset

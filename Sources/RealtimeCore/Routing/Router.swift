@@ -148,7 +148,7 @@ final class Router {
       channel.lastAssigned += 1
       let publication = Publication(
         channel: name, epoch: channel.epoch, offset: channel.lastAssigned, time: now, data: data,
-        dataIsJSON: dataIsJSON)
+        dataIsJSON: dataIsJSON, slowConsumer: channel.options.slowConsumer)
       if channel.options.historyAgeMs > 0 { channel.dropRecent(olderThan: now &- channel.options.historyAgeMs) }
       channel.deliver(publication)
       if let key = idempotencyKey { remember(key, offset: publication.offset, time: now, in: channel) }
@@ -170,7 +170,8 @@ final class Router {
     }
     let offset = channel.lastAssigned + 1
     let publication = Publication(
-      channel: name, epoch: channel.epoch, offset: offset, time: now, data: data, dataIsJSON: dataIsJSON)
+      channel: name, epoch: channel.epoch, offset: offset, time: now, data: data, dataIsJSON: dataIsJSON,
+      slowConsumer: channel.options.slowConsumer)
     channel.pending.append((publication, [completion]))
     channel.lastAssigned = offset
     if let key = idempotencyKey {
@@ -335,7 +336,7 @@ final class Router {
   {
     Publication(
       channel: channel.name, epoch: channel.epoch, offset: entry.seq, time: entry.time, data: record.data,
-      dataIsJSON: record.dataIsJSON)
+      dataIsJSON: record.dataIsJSON, slowConsumer: channel.options.slowConsumer)
   }
 
   /// Drops in-memory channels nobody uses (persistent ones only lose their cache).

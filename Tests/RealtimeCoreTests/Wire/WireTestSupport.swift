@@ -201,6 +201,8 @@ final class RecordingTransport: SessionTransport {
     buffers.append(ObjectIdentifier(bytes))
   }
   func finish() { finished = true }
+  /// What the transport reports as not yet taken by the peer; tests set it to play a slow client.
+  var backlogBytes = 0
 
   /// Takes what was written so far.
   func take() -> [UInt8] {

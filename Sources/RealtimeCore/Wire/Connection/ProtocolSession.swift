@@ -23,6 +23,10 @@ struct ProtocolSettings {
   var maxSubscriptions = 1024
   /// The most messages one `history` request gets when it sets no limit.
   var defaultHistoryLimit = 100
+  /// Above this socket backlog, channel messages are held back instead of written.
+  var holdAboveBytes = 256 << 10
+  /// Messages held back for a slow client; beyond them its channels' policy applies.
+  var maxHeldMessages = 1024
 }
 
 /// The application protocol on one WebSocket session (`docs/protocol.md`): waits for `connect`
@@ -50,6 +54,11 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber {
   private(set) var subscriptions: Set<String> = []
   /// The open WebSocket session, for deliveries that arrive between requests.
   private weak var socket: WebSocketSession?
+  /// Messages held back while the client's socket is behind, oldest first.
+  private var held: [Publication] = []
+  private var heldHead = 0
+  /// Per channel, the offsets dropped (policy `dropOldest`) and not yet reported with `gap`.
+  private var dropped: [String: ClosedRange<UInt64>] = [:]
 
   init(id: UInt64, settings: ProtocolSettings, router: Router? = nil, schedule: @escaping Scheduler) {
     self.id = id
@@ -91,6 +100,8 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber {
     state = .ended
     for channel in subscriptions { router?.unsubscribe(channel, self) }
     subscriptions = []
+    held = []
+    heldHead = 0
     connectTimer?.cancel()
     connectTimer = nil
   }
@@ -143,7 +154,62 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber {
   // MARK: - Channels
 
   func deliver(_ publication: Publication) {
-    socket?.sendEncoded(publication.frame(encoding))
+    guard let socket, state == .connected else { return }
+    if heldHead == held.count && socket.backlogBytes <= settings.holdAboveBytes {
+      return write(publication, to: socket)
+    }
+    hold(publication, socket)
+  }
+
+  /// Writes a message, after a `gap` if messages of its channel were dropped before it.
+  private func write(_ publication: Publication, to socket: WebSocketSession) {
+    if let missing = dropped.removeValue(forKey: publication.channel) {
+      var gap = Envelope(.gap)
+      gap.channel = publication.channel
+      gap.epoch = publication.epoch
+      gap.after = missing.lowerBound - 1
+      gap.before = missing.upperBound + 1
+      send(gap, to: socket, as: encoding)
+    }
+    socket.sendEncoded(publication.frame(encoding))
+  }
+
+  /// Keeps a message back for a client whose socket is behind; when the queue is full, its
+  /// channel's policy decides: drop that channel's oldest held message (reported as a gap), or
+  /// end the session so the client recovers from history.
+  private func hold(_ publication: Publication, _ socket: WebSocketSession) {
+    if held.count - heldHead >= settings.maxHeldMessages {
+      switch publication.slowConsumer {
+      case .disconnect:
+        held = []
+        heldHead = 0
+        return disconnect(
+          socket, DisconnectCode.slowConsumer,
+          reason: "slow consumer: resubscribe with the last offsets seen to recover", reconnect: true)
+      case .dropOldest:
+        let index =
+          held[heldHead...].firstIndex { $0.channel == publication.channel } ?? heldHead
+        let victim = held.remove(at: index)
+        if let range = dropped[victim.channel] {
+          dropped[victim.channel] = min(range.lowerBound, victim.offset)...max(range.upperBound, victim.offset)
+        } else {
+          dropped[victim.channel] = victim.offset...victim.offset
+        }
+      }
+    }
+    held.append(publication)
+  }
+
+  func sessionDrained(_ session: WebSocketSession) {
+    while heldHead < held.count && session.backlogBytes <= settings.holdAboveBytes && session.phase == .open {
+      let publication = held[heldHead]
+      heldHead += 1
+      write(publication, to: session)
+    }
+    if heldHead == held.count {
+      held.removeAll(keepingCapacity: true)
+      heldHead = 0
+    }
   }
 
   private func subscribe(
@@ -179,7 +245,13 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber {
   private func unsubscribe(
     _ request: Envelope, _ channel: String, _ router: Router, _ session: WebSocketSession, _ encoding: EnvelopeEncoding
   ) {
-    if subscriptions.remove(channel) != nil { router.unsubscribe(channel, self) }
+    if subscriptions.remove(channel) != nil {
+      router.unsubscribe(channel, self)
+      // Nothing of the channel may follow `unsubscribed`.
+      held = held[heldHead...].filter { $0.channel != channel }
+      heldHead = 0
+      dropped[channel] = nil
+    }
     var reply = Envelope(.unsubscribed, id: request.id)
     reply.channel = channel
     send(reply, to: session, as: encoding)

@@ -5,6 +5,8 @@ protocol SessionTransport: AnyObject {
   func write(_ bytes: OutboundBytes)
   /// Ends the connection once queued bytes are written.
   func finish()
+  /// Bytes handed over and not yet taken by the peer's socket (0 where the host writes).
+  var backlogBytes: Int { get }
 }
 
 /// What runs on an open WebSocket session: the application protocol (`ProtocolSession`), or a
@@ -19,6 +21,12 @@ protocol WebSocketApplication: AnyObject {
   /// The server is shutting down: tell the client in the application protocol (the session
   /// sends its close frame right after).
   func serverGoingAway(_ session: WebSocketSession)
+  /// The transport's backlog fell below its low-water mark after having been above it.
+  func sessionDrained(_ session: WebSocketSession)
+}
+
+extension WebSocketApplication {
+  func sessionDrained(_ session: WebSocketSession) {}
 }
 
 /// One WebSocket connection's protocol engine, bytes in and bytes out, with no I/O of its own:
@@ -109,6 +117,15 @@ final class WebSocketSession {
       application.serverGoingAway(self)
     }
     close(.goingAway, reason: "server shutting down")
+  }
+
+  /// Bytes written to the peer and not yet taken by its socket.
+  var backlogBytes: Int { transport.backlogBytes }
+
+  /// The transport drained its backlog: the application may send what it held back.
+  func transportDrained() {
+    guard phase == .open else { return }
+    application?.sessionDrained(self)
   }
 
   /// The connection went away without a closing handshake.

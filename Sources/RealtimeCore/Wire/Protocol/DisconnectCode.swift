@@ -10,4 +10,7 @@ public enum DisconnectCode {
   public static let unauthorized = CloseCode(rawValue: 4003)
   /// No `connect` came within the connect timeout; reconnect.
   public static let connectTimeout = CloseCode(rawValue: 4004)
+  /// The client did not keep up with its subscriptions; reconnect and resubscribe with the last
+  /// offsets seen to recover from history.
+  public static let slowConsumer = CloseCode(rawValue: 4005)
 }

@@ -29,6 +29,9 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
   case message = 13
   /// Client → server: read a channel's stored messages.
   case history = 14
+  /// Server → client: messages of a channel between `after` and `before` were dropped for this
+  /// slow client (a channel whose policy drops the oldest); history may still have them.
+  case gap = 15
 
   /// The name in JSON's `"type"` field.
   public var name: String {
@@ -47,6 +50,7 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case .ack: "ack"
     case .message: "message"
     case .history: "history"
+    case .gap: "gap"
     }
   }
 
@@ -60,7 +64,7 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
   public var isClientMessage: Bool {
     switch self {
     case .connect, .ping, .subscribe, .unsubscribe, .publish, .history: true
-    case .connected, .pong, .error, .disconnect, .subscribed, .unsubscribed, .ack, .message: false
+    case .connected, .pong, .error, .disconnect, .subscribed, .unsubscribed, .ack, .message, .gap: false
     }
   }
 }

@@ -41,6 +41,9 @@ final class HostConnection: SessionTransport {
     bytes.withUnsafeBytes { output($0) }
   }
 
+  /// The host writes synchronously in `output`: nothing stays queued here.
+  var backlogBytes: Int { 0 }
+
   /// The session is over: the host closes its socket once it has written what it was given.
   func finish() {
     guard !isFinished else { return }

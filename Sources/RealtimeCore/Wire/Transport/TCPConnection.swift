@@ -181,13 +181,21 @@ final class TCPConnection: SessionTransport {
   }
 
   private func wrote(_ count: Int, status: Int32) {
+    let before = queuedBytes
     queuedBytes -= count
     if status < 0 {
       closeNow(why: "write failed: \(String(cString: uv_strerror(status)))")
     } else if finishing && queuedBytes == 0 {
       shutdownWrites()
+    } else if before > TCPConnection.lowWaterBytes && queuedBytes <= TCPConnection.lowWaterBytes {
+      session?.transportDrained()
     }
   }
+
+  /// Below this backlog a connection counts as drained again (see `ProtocolSettings`).
+  static let lowWaterBytes = 64 << 10
+
+  var backlogBytes: Int { queuedBytes }
 
   /// Ends the connection gracefully: once the queued bytes are written, our side of the stream is
   /// shut down (FIN) and whatever the peer still sends is read and discarded until it closes too,

@@ -3,7 +3,7 @@ import Testing
 @testable import RealtimeCore
 
 /// A scheduler whose timers fire only when the test says so.
-private final class FakeTimers {
+final class FakeTimers {
   final class Timer: Cancellable {
     let delay: UInt64
     let body: () -> Void
@@ -28,20 +28,21 @@ private final class FakeTimers {
 }
 
 /// A WebSocket session with the protocol on top, fed client frames, read back as envelopes.
-private struct Harness {
+struct Harness {
   let transport = RecordingTransport()
   let timers = FakeTimers()
   let socket: WebSocketSession
   let session: ProtocolSession
 
-  init(authenticate: AuthHook? = nil, connectTimeoutMs: UInt64 = 10_000) {
+  init(authenticate: AuthHook? = nil, connectTimeoutMs: UInt64 = 10_000, router: Router? = nil, maxHeld: Int = 1024) {
     var config = SessionConfig()
     config.maxMessageBytes = 4096
     socket = WebSocketSession(config: config, transport: transport)
-    let settings = ProtocolSettings(
+    var settings = ProtocolSettings(
       limits: EnvelopeLimits(), connectTimeoutMs: connectTimeoutMs, pingIntervalMs: 30_000, maxMessageBytes: 4096,
       authenticate: authenticate)
-    session = ProtocolSession(id: 0x2a, settings: settings, schedule: timers.scheduler)
+    settings.maxHeldMessages = maxHeld
+    session = ProtocolSession(id: 0x2a, settings: settings, router: router, schedule: timers.scheduler)
     socket.application = session
     upgrade().withUnsafeBytes { socket.receive($0) }
     _ = transport.take()
@@ -174,5 +175,67 @@ private struct Harness {
     #expect(replies.first?.envelope?.message == "bad token")
     #expect(replies.dropFirst().first?.envelope?.code == 4003)
     #expect(replies.last == .close(DisconnectCode.unauthorized))
+  }
+}
+
+extension Harness: @unchecked Sendable {}
+
+/// Slow consumers: a client whose socket is behind gets its channel messages held back, then,
+/// when the hold queue is full, its channel's policy applies. Driven through a real router; the
+/// session is confined to the loop thread like in the server, so every step runs there.
+@Suite struct SlowConsumerTests {
+  private func harness(_ policy: SlowConsumerPolicy) throws -> (Core, Harness) {
+    let core = try Core(config: CoreConfig(databasePath: nil, durability: .off))
+    try core.start()
+    try core.configure(
+      namespace: "t", NamespaceOptions(persistent: false, historySize: 100, slowConsumer: policy))
+    let h = try core.perform { engine in Harness(router: engine.router, maxHeld: 3) }
+    try core.perform { _ in
+      h.send(#"{"type":"connect"}"#)
+      h.send(#"{"type":"subscribe","channel":"t:x"}"#)
+      _ = try? h.replies()
+      h.transport.backlogBytes = 1 << 20
+    }
+    return (core, h)
+  }
+
+  private func publish(_ core: Core, _ count: Int) throws {
+    for n in 1...count { _ = try core.publish(channel: "t:x", data: Array("\(n)".utf8), dataIsJSON: true) }
+  }
+
+  private func drain(_ core: Core, _ h: Harness) throws -> [Harness.Reply] {
+    try core.perform { _ throws(RealtimeError) in
+      h.transport.backlogBytes = 0
+      h.socket.transportDrained()
+      do { return try h.replies() } catch { throw RealtimeError(.internal, "\(error)") }
+    }
+  }
+
+  @Test func heldMessagesFollowOnceTheSocketDrains() throws {
+    let (core, h) = try harness(.disconnect)
+    defer { try? core.close() }
+    try publish(core, 3)
+    #expect(try core.perform { _ in (try? h.replies())?.isEmpty ?? false }, "held back while the socket is behind")
+    #expect(try drain(core, h).compactMap(\.envelope?.offset) == [1, 2, 3])
+  }
+
+  @Test func theDisconnectPolicyEndsTheSessionWith4005() throws {
+    let (core, h) = try harness(.disconnect)
+    defer { try? core.close() }
+    try publish(core, 4)
+    let replies = try core.perform { _ in (try? h.replies()) ?? [] }
+    #expect(replies.first?.envelope?.type == .disconnect)
+    #expect(replies.first?.envelope?.code == 4005 && replies.first?.envelope?.reconnect == true)
+    #expect(replies.last == .close(DisconnectCode.slowConsumer))
+  }
+
+  @Test func theDropOldestPolicyReportsTheGapBeforeTheNextMessage() throws {
+    let (core, h) = try harness(.dropOldest)
+    defer { try? core.close() }
+    try publish(core, 6)
+    let replies = try drain(core, h).compactMap(\.envelope)
+    #expect(replies.map(\.type) == [.gap, .message, .message, .message])
+    #expect(replies.first?.after == 0 && replies.first?.before == 4 && replies.first?.channel == "t:x")
+    #expect(replies.dropFirst().map(\.offset) == [4, 5, 6])
   }
 }
