@@ -1,16 +1,23 @@
 // rt-load: a WebSocket load generator on one libuv loop (no threads). It opens N client
 // connections to a ws:// URL on 127.0.0.1 with at most C handshakes in flight (each upgrade
 // followed by the protocol's connect message and its reply, unless --no-connect-message),
-// optionally makes every client send M WebSocket pings or M JSON ping messages one at a time,
-// holds the connections, closes them, and prints one JSON object with the figures. See
-// Benchmarks/README.md.
+// optionally makes every client send M WebSocket pings or M JSON ping messages one at a time, or
+// subscribes every client to a channel and has one more client publish M messages to it
+// (fan-out, publish-to-deliver latency), holds the connections, closes them, and prints one JSON
+// object with the figures. See Benchmarks/README.md.
 import ArgumentParser
 import CUVBench
 import Foundation
 import Histogram
 
 enum Scenario: String, ExpressibleByArgument, CaseIterable {
-  case connect, ping, echo
+  case connect, ping, echo, subscribe
+}
+
+/// The application protocol spoken over the WebSocket: RealtimeCore's JSON messages, or NATS
+/// core's text protocol (CONNECT/SUB/PUB/MSG/PING/PONG), for nats-server's websocket listener.
+enum WireProtocol: String, ExpressibleByArgument, CaseIterable {
+  case rt, nats
 }
 
 @main
@@ -18,7 +25,8 @@ struct RTLoad: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "rt-load",
     abstract:
-      "WebSocket load generator (one libuv loop): connection count, handshake rate, ping and echo round trips.")
+      "WebSocket load generator (one libuv loop): connection count, handshake rate, ping and echo round trips, "
+      + "channel fan-out.")
 
   @Option(help: "ws://127.0.0.1:PORT/PATH (only 127.0.0.1 is allowed as the destination).")
   var url: String
@@ -32,8 +40,11 @@ struct RTLoad: ParsableCommand {
   @Option(
     help: ArgumentHelp(
       "connect: open and hold; ping: then every client sends --pings WebSocket pings, one at a time; "
-        + "echo: then every client sends --messages JSON ping messages, one at a time.",
-      discussion: "echo waits for one text or binary message in reply to each (a pong or an echo)."))
+        + "echo: then every client sends --messages JSON ping messages, one at a time; "
+        + "subscribe: every client subscribes to --channel, then one more client publishes --messages to it.",
+      discussion:
+        "echo waits for one text or binary message in reply to each (a pong or an echo). subscribe opens "
+        + "--connections subscribers plus one publisher and measures publish-to-deliver latency."))
   var scenario: Scenario = .connect
 
   @Flag(
@@ -45,17 +56,56 @@ struct RTLoad: ParsableCommand {
     ))
   var connectMessage = true
 
+  @Option(
+    help: ArgumentHelp(
+      "rt: RealtimeCore's JSON protocol; nats: NATS core over WebSocket (scenarios connect and subscribe).",
+      discussion:
+        "nats: the connect message is CONNECT + PING (established at the PONG), subscribe is SUB + PING, every "
+        + "PUB is followed by a PING whose PONG stands for its ack (unless --no-acks)."))
+  var `protocol`: WireProtocol = .rt
+
   @Option(help: "Pings per client (scenario ping).")
   var pings = 100
 
   @Option(help: "Bytes of payload per ping (0-125).")
   var pingPayload = 8
 
-  @Option(help: "Messages per client (scenario echo).")
+  @Option(help: "Messages per client (scenario echo), or messages published (scenario subscribe).")
   var messages = 100
 
-  @Option(help: "Bytes of \"data\" per echo message (0-65536).")
-  var payloadBytes = 32
+  @Option(
+    help: ArgumentHelp(
+      "Bytes of \"data\" per echo message (default 32), or of padding in each published message's data "
+        + "(default 0) (0-65536)."))
+  var payloadBytes: Int?
+
+  @Option(help: "Channel to subscribe and publish to (scenario subscribe).")
+  var channel = "bench"
+
+  @Option(
+    help: ArgumentHelp(
+      "Target publish rate in messages per second (scenario subscribe); 0: as fast as --window allows.",
+      discussion: "With a rate the publisher is open-loop: it does not wait for acks."))
+  var rate: Double = 0
+
+  @Option(
+    help: ArgumentHelp(
+      "Most publishes in flight at --rate 0: un-acked ones, or with --no-acks, ones whose write has not completed."
+    ))
+  var window = 64
+
+  @Flag(
+    inversion: .prefixedNo,
+    help: ArgumentHelp(
+      "Expect an ack (or error) for every publish (scenario subscribe).",
+      discussion: "Turn off for a server that only broadcasts (reference/ws-broadcast.js without --ack)."))
+  var acks = true
+
+  @Option(
+    help:
+      "Milliseconds without a new delivery, once publishing is over, after which missing deliveries are given up on."
+  )
+  var drainMs: UInt64 = 2000
 
   @Option(help: "Server process id: its VmRSS is read before and after the connections are established.")
   var serverPid: Int32?
@@ -81,7 +131,23 @@ struct RTLoad: ParsableCommand {
     guard pings >= 0, pings <= 10_000_000 else { throw ValidationError("--pings must be 0...10000000") }
     guard (0...125).contains(pingPayload) else { throw ValidationError("--ping-payload must be 0...125") }
     guard messages >= 0, messages <= 10_000_000 else { throw ValidationError("--messages must be 0...10000000") }
-    guard (0...65536).contains(payloadBytes) else { throw ValidationError("--payload-bytes must be 0...65536") }
+    guard (0...65536).contains(payloadBytes ?? 0) else { throw ValidationError("--payload-bytes must be 0...65536") }
+    guard (1...255).contains(channel.utf8.count),
+      channel.utf8.allSatisfy({ b in
+        (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
+          || "_-.:@/=+~!".utf8.contains(b)
+      })
+    else { throw ValidationError("--channel must be 1-255 bytes of letters, digits and _ - . : @ / = + ~ !") }
+    guard rate >= 0, rate <= 10_000_000, rate.isFinite else { throw ValidationError("--rate must be 0...10000000") }
+    guard window >= 1, window <= 1_000_000 else { throw ValidationError("--window must be 1...1000000") }
+    guard drainMs <= 600_000 else { throw ValidationError("--drain-ms must be at most 600000") }
+    if scenario == .subscribe && messages < 1 { throw ValidationError("--messages must be at least 1 for subscribe") }
+    if `protocol` == .nats {
+      guard scenario == .connect || scenario == .subscribe else {
+        throw ValidationError("--protocol nats supports the connect and subscribe scenarios")
+      }
+      guard connectMessage else { throw ValidationError("--protocol nats needs the connect message (CONNECT)") }
+    }
     guard timeoutS > 0, timeoutS <= 86_400 else { throw ValidationError("--timeout-s must be 1...86400") }
     guard (1...250).contains(sourceAddresses) else { throw ValidationError("--source-addresses must be 1...250") }
     _ = try Target(url)
@@ -95,6 +161,12 @@ struct RTLoad: ParsableCommand {
         + "connect message \(connectMessage ? "on" : "off"), RLIMIT_NOFILE \(soft) (hard \(hard))\n")
     if UInt64(connections) + 64 > soft {
       writeStderr("rt-load: warning: \(connections) sockets may exceed the fd limit \(soft)\n")
+    }
+    if scenario == .subscribe {
+      let pace = rate > 0 ? "\(rate) msgs/s" : acks ? "window \(window) un-acked" : "window \(window) unwritten"
+      writeStderr(
+        "rt-load: subscribe: \(connections) subscribers + 1 publisher on channel \(channel), \(messages) messages, "
+          + "\(pace), acks \(acks ? "on" : "off")\n")
     }
     let runner = Runner(command: self, target: target)
     runner.run()

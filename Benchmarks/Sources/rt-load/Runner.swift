@@ -22,12 +22,29 @@ final class Client {
   var awaitingReply = false
   var roundTripsDone = 0
   var roundTripsFinished = false
+  // Scenario subscribe.
+  /// The one client that publishes (the last one); every other client subscribes.
+  var isPublisher = false
+  /// The subscribe message is sent and its reply not yet in.
+  var subscribePending = false
+  var subscribed = false
+  var subscribeSentAt: UInt64 = 0
+  /// The channel's newest offset in the `subscribed` reply: live messages follow it.
+  var subscribedOffset: UInt64?
+  /// The highest sequence number (offset, or n without offsets) delivered so far.
+  var lastSeq: UInt64?
+  /// Bit n set: message n was delivered (1...--messages), for duplicates.
+  var seen: [UInt64] = []
+  /// --protocol nats: the protocol stream's bytes not yet parsed (lines span frames).
+  var natsBuffer: [UInt8] = []
 
   init(index: Int) { self.index = index }
 }
 
 final class Runner {
-  enum Phase: String { case connecting, settling, pinging, echoing, holding, closing, done }
+  enum Phase: String {
+    case connecting, settling, pinging, echoing, subscribing, publishing, draining, holding, closing, done
+  }
 
   let command: RTLoad
   let target: Target
@@ -69,12 +86,20 @@ final class Runner {
   var clientRSSAfter: Int?
   let deadline = UnsafeMutablePointer<uv_timer_t>.allocate(capacity: 1)
   let phaseTimer = UnsafeMutablePointer<uv_timer_t>.allocate(capacity: 1)
+  /// Scenario subscribe: the publisher's pacing tick (with --rate) and the drain/stall check.
+  let publishTimer = UnsafeMutablePointer<uv_timer_t>.allocate(capacity: 1)
+  let drainTimer = UnsafeMutablePointer<uv_timer_t>.allocate(capacity: 1)
   var timersClosed = false
+  /// Scenario subscribe: the fan-out's counters and histograms.
+  let fan: FanoutState
+  /// When the read being handled came in (uv_hrtime): the arrival time of its messages.
+  var readNs: UInt64 = 0
 
   init(command: RTLoad, target: Target) {
     self.command = command
     self.target = target
-    echoData = [UInt8](repeating: UInt8(ascii: "x"), count: command.payloadBytes)
+    echoData = [UInt8](repeating: UInt8(ascii: "x"), count: command.payloadBytes ?? 32)
+    fan = FanoutState(command: command)
     loop = UnsafeMutablePointer<uv_loop_t>.allocate(capacity: 1)
     uv_loop_init(loop)
     loop.pointee.data = nil
@@ -94,7 +119,7 @@ final class Runner {
   /// Round trips each client makes after all are connected: WebSocket pings, echo messages, none.
   var roundTripsPerClient: Int {
     switch command.scenario {
-    case .connect: 0
+    case .connect, .subscribe: 0
     case .ping: command.pings
     case .echo: command.messages
     }
@@ -106,10 +131,17 @@ final class Runner {
 
   func run() {
     loop.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-    clients = (0..<command.connections).map { Client(index: $0) }
+    let publishers = command.scenario == .subscribe ? 1 : 0
+    clients = (0..<(command.connections + publishers)).map { Client(index: $0) }
+    if publishers == 1 {
+      clients[clients.count - 1].isPublisher = true
+      fan.publisher = clients[clients.count - 1]
+    }
     if let pid = command.serverPid { rssBefore = readRSSKiB(pid: pid) }
     uv_timer_init(loop, deadline)
     uv_timer_init(loop, phaseTimer)
+    uv_timer_init(loop, publishTimer)
+    uv_timer_init(loop, drainTimer)
     uv_timer_start(deadline, { t in Runner.from(t!.pointee.loop).timeout() }, command.timeoutS * 1000, 0)
     startNs = uv_hrtime()
     launchMore()
@@ -125,6 +157,7 @@ final class Runner {
     log("timeout after \(command.timeoutS) s in phase \(phase.rawValue); reporting what there is")
     if phase == .connecting { connectedNs = uv_hrtime() }
     if inRoundTripPhase { pingEndNs = uv_hrtime() }
+    fanoutTimedOut()
     if rssAfter == nil, let pid = command.serverPid { rssAfter = readRSSKiB(pid: pid) }
     closeAll()
   }
@@ -203,6 +236,7 @@ final class Runner {
 
   func received(_ client: Client, nread: Int) {
     if nread == 0 { return }
+    readNs = uv_hrtime()
     if nread < 0 {
       let reason = nread == Int(UV_EOF.rawValue) ? "eof" : errName(Int32(nread))
       switch client.state {
@@ -215,13 +249,32 @@ final class Runner {
         }
         close(client)
         roundTripClientFinished(client)
+        fanoutClientLost(client)
       case .idle, .closed: break
       }
       return
     }
-    client.buffer.append(contentsOf: UnsafeRawBufferPointer(start: readBuffer, count: nread))
-    if client.state == .handshaking { handshakeBytes(client) }
-    if client.state == .greeting || client.state == .open { frames(client) }
+    let bytes = UnsafeBufferPointer(start: readBuffer.assumingMemoryBound(to: UInt8.self), count: nread)
+    if client.state == .handshaking {
+      client.buffer.append(contentsOf: bytes)
+      handshakeBytes(client)
+      if client.state == .greeting || client.state == .open { bufferedFrames(client) }
+    } else if client.state == .greeting || client.state == .open {
+      if client.buffer.isEmpty {
+        // The common case: whole frames straight from the read buffer, only a partial one kept.
+        let consumed = frames(client, bytes)
+        if (client.state == .greeting || client.state == .open) && consumed < nread {
+          client.buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[consumed...]))
+        }
+      } else {
+        client.buffer.append(contentsOf: bytes)
+        bufferedFrames(client)
+      }
+    }
+    if client.isPublisher && fan.needsPump {
+      fan.needsPump = false
+      pump()
+    }
   }
 
   func handshakeBytes(_ client: Client) {
@@ -251,7 +304,9 @@ final class Runner {
     handshakes.record(now - client.startedAt)
     if command.connectMessage {
       client.state = .greeting
-      let frame = maskedFrame(opcode: 0x1, payload: connectMessage)
+      let frame =
+        command.protocol == .nats
+        ? maskedFrame(opcode: 0x2, payload: natsConnect) : maskedFrame(opcode: 0x1, payload: connectMessage)
       client.greetingSentAt = uv_hrtime()
       send(client, frame)
     } else {
@@ -305,7 +360,9 @@ final class Runner {
   func settled() {
     if let pid = command.serverPid { rssAfter = readRSSKiB(pid: pid) }
     clientRSSAfter = readRSSKiB(pid: getpid())
-    if roundTripsPerClient > 0 {
+    if command.scenario == .subscribe {
+      startSubscribing()
+    } else if roundTripsPerClient > 0 {
       startRoundTrips()
     } else {
       startHold()
@@ -343,11 +400,11 @@ final class Runner {
   }
 
   /// A pong frame (scenario ping).
-  func pong(_ client: Client, _ payload: [UInt8]) {
+  func pong(_ client: Client, _ payload: UnsafeBufferPointer<UInt8>) {
     let now = uv_hrtime()
     // Unsolicited pongs are allowed and ignored; in the echo scenario every pong is one.
     guard command.scenario == .ping, client.awaitingReply else { return }
-    if payload != client.pingPayload { pongMismatches += 1 }
+    if !payload.elementsEqual(client.pingPayload) { pongMismatches += 1 }
     roundTrips.record(now - client.sentAt)
     roundTripDone(client)
   }
@@ -404,54 +461,82 @@ final class Runner {
 
   // MARK: frames
 
-  func frames(_ client: Client) {
+  /// The frames in `client.buffer` (bytes kept from earlier reads, or after the handshake).
+  func bufferedFrames(_ client: Client) {
+    var bytes: [UInt8] = []
+    swap(&bytes, &client.buffer)
+    let consumed = bytes.withUnsafeBufferPointer { frames(client, $0) }
+    guard client.state == .greeting || client.state == .open else { return }
+    bytes.removeSubrange(0..<consumed)
+    client.buffer = bytes
+  }
+
+  /// Handles every complete frame at the front of `bytes`; returns how many bytes they took.
+  /// Stops when the client is closed (a protocol error, a close frame).
+  func frames(_ client: Client, _ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+    var at = 0
     while client.state == .greeting || client.state == .open {
-      let frame: ServerFrame?
+      let header: ServerFrameHeader?
       do {
-        frame = try takeServerFrame(&client.buffer)
+        header = try serverFrameHeader(bytes, at: at)
       } catch {
-        return protocolError(client, "\(error)")
+        protocolError(client, "\(error)")
+        return at
       }
-      guard let frame else { return }
-      switch frame.opcode {
+      guard let header else { return at }
+      at = header.end
+      let payload = UnsafeBufferPointer(rebasing: bytes[header.payloadStart..<header.end])
+      switch header.opcode {
       case 0x1, 0x2:
         guard client.fragmentOpcode == nil else {
-          return protocolError(client, "data frame inside a fragmented message")
+          protocolError(client, "data frame inside a fragmented message")
+          return at
         }
-        if frame.fin {
-          message(client, frame.payload)
+        if header.fin {
+          message(client, payload)
         } else {
-          client.fragmentOpcode = frame.opcode
-          client.fragments = frame.payload
+          client.fragmentOpcode = header.opcode
+          client.fragments = Array(payload)
         }
       case 0x0:
-        guard client.fragmentOpcode != nil else { return protocolError(client, "continuation frame without a message") }
-        guard client.fragments.count + frame.payload.count <= maxServerMessageBytes else {
-          return protocolError(client, "message over \(maxServerMessageBytes) bytes")
+        guard client.fragmentOpcode != nil else {
+          protocolError(client, "continuation frame without a message")
+          return at
         }
-        client.fragments += frame.payload
-        if frame.fin {
-          let payload = client.fragments
+        guard client.fragments.count + payload.count <= maxServerMessageBytes else {
+          protocolError(client, "message over \(maxServerMessageBytes) bytes")
+          return at
+        }
+        client.fragments += payload
+        if header.fin {
+          let whole = client.fragments
           client.fragmentOpcode = nil
           client.fragments = []
-          message(client, payload)
+          whole.withUnsafeBufferPointer { message(client, $0) }
         }
-      case 0xA: pong(client, frame.payload)
+      case 0xA: pong(client, payload)
       case 0x9:
         serverPings += 1
-        send(client, maskedFrame(opcode: 0xA, payload: frame.payload))
-      case 0x8: serverClose(client, frame.payload)
-      default: return protocolError(client, "reserved opcode \(frame.opcode)")
+        send(client, maskedFrame(opcode: 0xA, payload: Array(payload)))
+      case 0x8: serverClose(client, Array(payload))
+      default:
+        protocolError(client, "reserved opcode \(header.opcode)")
+        return at
       }
     }
+    return at
   }
 
   /// A complete text or binary message.
-  func message(_ client: Client, _ payload: [UInt8]) {
-    if client.state == .greeting {
-      connectReply(client, payload)
+  func message(_ client: Client, _ payload: UnsafeBufferPointer<UInt8>) {
+    if command.protocol == .nats {
+      natsData(client, payload)
+    } else if client.state == .greeting {
+      connectReply(client, Array(payload))
+    } else if command.scenario == .subscribe {
+      fanoutMessage(client, payload)
     } else if command.scenario == .echo && client.awaitingReply {
-      echoReply(client, payload)
+      echoReply(client, Array(payload))
     } else {
       serverDataFrames += 1
     }
@@ -469,6 +554,7 @@ final class Runner {
     if phase != .closing { droppedAfterOpen += 1 }
     close(client)
     roundTripClientFinished(client)
+    fanoutClientLost(client)
   }
 
   func protocolError(_ client: Client, _ reason: String) {
@@ -477,6 +563,7 @@ final class Runner {
     if protocolErrors <= 5 { log("client \(client.index): protocol error from server: \(reason)") }
     close(client)
     roundTripClientFinished(client)
+    fanoutClientLost(client)
   }
 
   /// `TYPE` or `TYPE CODE` (the "code" field, a name or a number) when the message's "type" is
@@ -513,6 +600,8 @@ final class Runner {
       timersClosed = true
       uv_close(UnsafeMutableRawPointer(deadline).assumingMemoryBound(to: uv_handle_t.self), nil)
       uv_close(UnsafeMutableRawPointer(phaseTimer).assumingMemoryBound(to: uv_handle_t.self), nil)
+      uv_close(UnsafeMutableRawPointer(publishTimer).assumingMemoryBound(to: uv_handle_t.self), nil)
+      uv_close(UnsafeMutableRawPointer(drainTimer).assumingMemoryBound(to: uv_handle_t.self), nil)
     }
     phase = .done
   }
@@ -529,25 +618,29 @@ final class Runner {
     }
   }
 
-  /// Writes `bytes` (copied next to the request, freed in the callback).
-  func send(_ client: Client, _ bytes: [UInt8]) {
+  /// Writes `bytes` (copied next to the request, freed in the callback). `publisherBatch`: its
+  /// completion calls `publisherBatchWritten()` (pacing by writes, scenario subscribe).
+  func send(_ client: Client, _ bytes: [UInt8], publisherBatch: Bool = false) {
     guard let handle = client.handle else { return }
     let header = (MemoryLayout<uv_write_t>.size + 15) & ~15
     let block = UnsafeMutableRawPointer.allocate(byteCount: header + bytes.count, alignment: 16)
     let data = block + header
     bytes.withUnsafeBytes { data.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
     let request = block.assumingMemoryBound(to: uv_write_t.self)
+    request.pointee.data = publisherBatch ? UnsafeMutableRawPointer(bitPattern: 1) : nil
     var buf = uv_buf_init(data.assumingMemoryBound(to: CChar.self), UInt32(bytes.count))
     let rc = uv_write(request, UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_stream_t.self), &buf, 1) {
       request, status in
-      if status < 0 && status != Int32(UV_ECANCELED.rawValue) {
-        Runner.from(request!.pointee.handle!.pointee.loop).writeErrors += 1
-      }
+      let runner = Runner.from(request!.pointee.handle!.pointee.loop)
+      if status < 0 && status != Int32(UV_ECANCELED.rawValue) { runner.writeErrors += 1 }
+      let batch = request!.pointee.data != nil
       UnsafeMutableRawPointer(request!).deallocate()
+      if batch { runner.publisherBatchWritten() }
     }
     if rc < 0 {
       block.deallocate()
       writeErrors += 1
+      if publisherBatch { fan.batchInFlight = false }
     }
   }
 
@@ -557,11 +650,12 @@ final class Runner {
     let connectSeconds = Double((connectedNs == 0 ? endNs : connectedNs) - startNs) / 1e9
     var fields: [(String, String)] = [
       ("scenario", "\"\(command.scenario.rawValue)\""),
+      ("protocol", "\"\(command.protocol.rawValue)\""),
       ("url", "\"\(command.url)\""),
-      ("connections_requested", "\(command.connections)"),
+      ("connections_requested", "\(clients.count)"),
       ("connections_established", "\(established)"),
       ("connections_failed", "\(failed)"),
-      ("connections_not_attempted", "\(command.connections - nextToStart)"),
+      ("connections_not_attempted", "\(clients.count - nextToStart)"),
       ("connections_unfinished", "\(nextToStart - established - failed)"),
       ("concurrency", "\(command.concurrency)"),
       ("source_addresses", "\(command.sourceAddresses)"),
@@ -575,14 +669,16 @@ final class Runner {
       let list = failures.sorted { $0.value > $1.value }.map { "\"\(jsonEscape($0.key))\":\($0.value)" }
       fields.append(("failures", "{" + list.joined(separator: ",") + "}"))
     }
-    if command.scenario != .connect {
+    if command.scenario == .subscribe {
+      fields += fanoutReport()
+    } else if command.scenario != .connect {
       // The same fields for both: in echo, a "ping" is a {"type":"ping"} message and its payload
       // the "data" string (message_bytes: the whole text message).
       let seconds = pingEndNs > pingStartNs ? Double(pingEndNs - pingStartNs) / 1e9 : 0
       let echo = command.scenario == .echo
       fields += [
         ("pings_per_client", "\(roundTripsPerClient)"),
-        ("ping_payload_bytes", "\(echo ? command.payloadBytes : command.pingPayload)"),
+        ("ping_payload_bytes", "\(echo ? echoData.count : command.pingPayload)"),
       ]
       if echo { fields.append(("message_bytes", "\(pingMessage(id: 1, data: echoData).count)")) }
       fields += [
@@ -628,11 +724,12 @@ final class Runner {
     return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
   }
 
-  func percentiles(_ h: Histogram<UInt64>) -> String {
+  func percentiles(_ h: Histogram<UInt64>, p999: Bool = false) -> String {
     guard h.totalCount > 0 else { return "null" }
     func us(_ ns: UInt64) -> String { fmt(Double(ns) / 1000, 1) }
     return "{\"count\":\(h.totalCount),\"p50\":\(us(h.valueAtPercentile(50))),\"p90\":\(us(h.valueAtPercentile(90))),"
-      + "\"p99\":\(us(h.valueAtPercentile(99))),\"max\":\(us(h.maxRecorded))}"
+      + "\"p99\":\(us(h.valueAtPercentile(99))),"
+      + (p999 ? "\"p99_9\":\(us(h.valueAtPercentile(99.9)))," : "") + "\"max\":\(us(h.maxRecorded))}"
   }
 }
 

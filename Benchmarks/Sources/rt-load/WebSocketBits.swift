@@ -102,10 +102,12 @@ func maskedFrame(opcode: UInt8, payload: [UInt8]) -> [UInt8] {
   return frame
 }
 
-struct ServerFrame {
+/// Where one server frame lies in a buffer: its payload is `payloadStart..<end`.
+struct ServerFrameHeader {
   var fin: Bool
   var opcode: UInt8
-  var payload: [UInt8]
+  var payloadStart: Int
+  var end: Int
 }
 
 enum FrameError: Error { case masked, reservedBits, tooLong, badControlFrame }
@@ -114,32 +116,32 @@ enum FrameError: Error { case masked, reservedBits, tooLong, badControlFrame }
 /// rt-load accepts (its own messages are at most 64 KiB plus the JSON around them).
 let maxServerMessageBytes = 1 << 20
 
-/// Takes one complete server frame off the front of `buffer`, or nil when it is still partial.
+/// The server frame starting at `start` in `buffer`, or nil when it is not all there yet.
 /// Throws as soon as the header shows a frame rt-load will not accept.
-func takeServerFrame(_ buffer: inout [UInt8]) throws(FrameError) -> ServerFrame? {
-  guard buffer.count >= 2 else { return nil }
-  let b0 = buffer[0]
-  let b1 = buffer[1]
+func serverFrameHeader(_ buffer: UnsafeBufferPointer<UInt8>, at start: Int) throws(FrameError) -> ServerFrameHeader? {
+  let available = buffer.count - start
+  guard available >= 2 else { return nil }
+  let b0 = buffer[start]
+  let b1 = buffer[start + 1]
   if b0 & 0x70 != 0 { throw .reservedBits }
   if b1 & 0x80 != 0 { throw .masked }  // server frames are never masked (RFC 6455 §5.1)
   var length = UInt64(b1 & 0x7F)
   var offset = 2
   if length == 126 {
-    guard buffer.count >= 4 else { return nil }
-    length = UInt64(buffer[2]) << 8 | UInt64(buffer[3])
+    guard available >= 4 else { return nil }
+    length = UInt64(buffer[start + 2]) << 8 | UInt64(buffer[start + 3])
     offset = 4
   } else if length == 127 {
-    guard buffer.count >= 10 else { return nil }
+    guard available >= 10 else { return nil }
     length = 0
-    for i in 2..<10 { length = length << 8 | UInt64(buffer[i]) }
+    for i in 2..<10 { length = length << 8 | UInt64(buffer[start + i]) }
     offset = 10
   }
   if length > UInt64(maxServerMessageBytes) { throw .tooLong }
   if b0 & 0x08 != 0 && (b0 & 0x80 == 0 || length > 125) { throw .badControlFrame }  // §5.5
-  guard buffer.count >= offset + Int(length) else { return nil }
-  let payload = Array(buffer[offset..<(offset + Int(length))])
-  buffer.removeFirst(offset + Int(length))
-  return ServerFrame(fin: b0 & 0x80 != 0, opcode: b0 & 0x0F, payload: payload)
+  guard available >= offset + Int(length) else { return nil }
+  return ServerFrameHeader(
+    fin: b0 & 0x80 != 0, opcode: b0 & 0x0F, payloadStart: start + offset, end: start + offset + Int(length))
 }
 
 // MARK: application protocol (JSON text messages)
