@@ -134,6 +134,8 @@ measure() {
   echo "# $name $label"
   local protocol=()
   [[ "$name" == nats ]] && protocol=(--protocol nats)
+  # BATCH=1: RealtimeCore's subscribers ask for batch frames (a turn's messages in one frame).
+  [[ "$name" == realtimecore* && "${BATCH:-0}" == 1 ]] && protocol=(--batch)
   # In the background + wait, so that a signal runs the traps at once, not after the run.
   timeout $((RUN_TIMEOUT_S + 60)) "$RT_LOAD" --url "$URL" --server-pid "$SERVER_PID" --settle-ms 200 \
     --source-addresses "$SOURCE_ADDRESSES" --timeout-s "$RUN_TIMEOUT_S" --drain-ms "$DRAIN_MS" \

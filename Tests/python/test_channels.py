@@ -991,3 +991,65 @@ def test_acknowledged_messages_survive_sigkill(tmp_path):
         assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)], note
     print(f"crash test: {total} messages over {CRASH_ROUNDS} kills, {in_flight_at_kill} in flight at a kill, "
           f"{time.monotonic() - started:.1f} s {note}")
+
+
+# --- Batch frames -------------------------------------------------------------------------------
+
+
+def test_a_batching_subscriber_gets_every_message_once_in_order(server):
+    """A client that asks for batch frames may get a JSON array of messages in one frame; flattened,
+    they are every message once, in offset order, and replies keep their place after them."""
+    channel = fresh()
+    count = 300
+
+    async def main():
+        async with websockets.connect(server.url, max_size=None) as sub, Session(server.url) as pub:
+            await sub.send(json.dumps({"type": "connect", "batch": True}))
+            connected = json.loads(await asyncio.wait_for(sub.recv(), 10))
+            await sub.send(json.dumps({"type": "subscribe", "id": 1, "channel": channel}))
+            subscribed = json.loads(await asyncio.wait_for(sub.recv(), 10))
+            # Publishes without waiting for acks, so the server reads many in one turn.
+            for i in range(1, count + 1):
+                await pub.send("publish", id=i, channel=channel, data=i)
+            got, frames, arrays = [], 0, 0
+            while len(got) < count:
+                frame = json.loads(await asyncio.wait_for(sub.recv(), 10))
+                frames += 1
+                if isinstance(frame, list):
+                    arrays += 1
+                    got.extend(frame)
+                else:
+                    got.append(frame)
+            acks = [await pub.recv() for _ in range(count)]
+            assert [a["offset"] for a in acks] == list(range(1, count + 1))
+            # A reply to this client comes after every message batched before it.
+            await sub.send(json.dumps({"type": "ping", "id": 99}))
+            pong = json.loads(await asyncio.wait_for(sub.recv(), 10))
+            return connected, subscribed, got, frames, arrays, pong
+
+    connected, subscribed, got, frames, arrays, pong = run(main())
+    assert connected["type"] == "connected" and connected["batch"] is True
+    assert subscribed["type"] == "subscribed"
+    assert all(m["type"] == "message" and m["channel"] == channel for m in got)
+    assert [m["offset"] for m in got] == list(range(1, count + 1))
+    assert [m["data"] for m in got] == list(range(1, count + 1))
+    assert pong == {"type": "pong", "id": 99}
+    assert frames <= count
+
+
+def test_a_client_that_does_not_ask_for_batches_gets_one_message_per_frame(server):
+    channel = fresh()
+
+    async def main():
+        async with Session(server.url) as sub, Session(server.url) as pub:
+            await sub.subscribe(channel)
+            for i in range(1, 51):
+                await pub.send("publish", id=i, channel=channel, data=i)
+            frames = [json.loads(await asyncio.wait_for(sub.ws.recv(), 10)) for _ in range(50)]
+            for _ in range(50):
+                await pub.recv()
+            return frames
+
+    frames = run(main())
+    assert all(isinstance(frame, dict) and frame["type"] == "message" for frame in frames)
+    assert [frame["offset"] for frame in frames] == list(range(1, 51))

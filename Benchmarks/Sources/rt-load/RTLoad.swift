@@ -56,6 +56,12 @@ struct RTLoad: ParsableCommand {
     ))
   var connectMessage = true
 
+  @Flag(
+    help: ArgumentHelp(
+      "Ask for batch frames in the connect message (\"batch\":true): the server may pack a turn's messages into one frame.",
+      discussion: "Text frames are then a message object or an array of them; both are read either way."))
+  var batch = false
+
   @Option(
     help: ArgumentHelp(
       "rt: RealtimeCore's JSON protocol; nats: NATS core over WebSocket (scenarios connect and subscribe).",

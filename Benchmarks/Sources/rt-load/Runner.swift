@@ -306,7 +306,8 @@ final class Runner {
       client.state = .greeting
       let frame =
         command.protocol == .nats
-        ? maskedFrame(opcode: 0x2, payload: natsConnect) : maskedFrame(opcode: 0x1, payload: connectMessage)
+        ? maskedFrame(opcode: 0x2, payload: natsConnect)
+        : maskedFrame(opcode: 0x1, payload: command.batch ? batchConnectMessage : connectMessage)
       client.greetingSentAt = uv_hrtime()
       send(client, frame)
     } else {

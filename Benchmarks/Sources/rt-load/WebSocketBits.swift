@@ -148,6 +148,7 @@ func serverFrameHeader(_ buffer: UnsafeBufferPointer<UInt8>, at start: Int) thro
 
 /// The first message of a client when the connect message is on.
 let connectMessage = Array(#"{"type":"connect","v":1}"#.utf8)
+let batchConnectMessage = Array(#"{"type":"connect","v":1,"batch":true}"#.utf8)
 
 /// The message the echo scenario sends: `{"type":"ping","id":ID,"data":"` + data + `"}`.
 func pingMessage(id: Int, data: [UInt8]) -> [UInt8] {

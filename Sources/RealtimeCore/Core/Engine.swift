@@ -23,6 +23,8 @@ final class Engine: @unchecked Sendable {
   private var nextSessionID: UInt64 = 1
   /// Connections with frames queued this turn, flushed when the turn ends.
   private var unflushed: [TCPConnection] = []
+  /// Sessions with channel messages batched this turn, turned into frames when the turn ends.
+  private var batchedSessions: [ProtocolSession] = []
 
   /// Every socket read of this loop lands here and is consumed before the next read.
   static let readBufferSize = 64 << 10
@@ -95,6 +97,11 @@ final class Engine: @unchecked Sendable {
   /// Hands the turn's store writes to the writer and the turn's frames to the sockets.
   private func endOfTurn() {
     log.flush()
+    while !batchedSessions.isEmpty {
+      let sessions = batchedSessions
+      batchedSessions = []
+      for session in sessions { session.flushBatch() }
+    }
     flushConnections()
   }
 
@@ -212,7 +219,10 @@ final class Engine: @unchecked Sendable {
       limits: config.session.envelope, connectTimeoutMs: config.connectTimeoutMs,
       pingIntervalMs: pings ? max(config.idleTimeoutMs / 2, 1) : nil, maxMessageBytes: config.session.maxMessageBytes,
       authenticate: config.session.authenticate)
-    return ProtocolSession(id: id, settings: settings, router: router) { [unowned self] delay, body in
+    return ProtocolSession(
+      id: id, settings: settings, router: router,
+      requestFlush: { [unowned self] session in self.batchedSessions.append(session) }
+    ) { [unowned self] delay, body in
       try? self.schedule(after: delay, body)
     }
   }

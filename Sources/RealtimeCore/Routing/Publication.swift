@@ -14,6 +14,8 @@ final class Publication {
   let slowConsumer: SlowConsumerPolicy
   private var jsonFrame: OutboundBytes?
   private var binaryFrame: OutboundBytes?
+  private var jsonBody: OutboundBytes?
+  private var binaryEntry: OutboundBytes?
 
   init(
     channel: String, epoch: String, offset: UInt64, time: UInt64, data: [UInt8], dataIsJSON: Bool,
@@ -53,6 +55,27 @@ final class Publication {
       let frame = Publication.encodeFrame(envelope(), .binary)
       binaryFrame = frame
       return frame
+    }
+  }
+
+  /// The message as an element of a batch frame, encoded on first use: in JSON the message
+  /// object, in binary its length (varint) and bytes.
+  func batchEntry(_ encoding: EnvelopeEncoding) -> OutboundBytes {
+    switch encoding {
+    case .json:
+      if let jsonBody { return jsonBody }
+      let body = OutboundBytes(EnvelopeWriter.json(envelope()))
+      jsonBody = body
+      return body
+    case .binary:
+      if let binaryEntry { return binaryEntry }
+      let message = EnvelopeWriter.binary(envelope())
+      var entry: [UInt8] = []
+      EnvelopeWriter.appendVarint(UInt64(message.count), to: &entry)
+      entry += message
+      let bytes = OutboundBytes(entry)
+      binaryEntry = bytes
+      return bytes
     }
   }
 

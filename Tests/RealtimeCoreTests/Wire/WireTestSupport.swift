@@ -200,6 +200,9 @@ final class RecordingTransport: SessionTransport {
     written += bytes.bytes
     buffers.append(ObjectIdentifier(bytes))
   }
+  func write(pieces: [OutboundBytes]) {
+    for piece in pieces { write(piece) }
+  }
   func finish() { finished = true }
   /// What the transport reports as not yet taken by the peer; tests set it to play a slow client.
   var backlogBytes = 0

@@ -27,6 +27,8 @@ struct ProtocolSettings {
   var holdAboveBytes = 256 << 10
   /// Messages held back for a slow client; beyond them its channels' policy applies.
   var maxHeldMessages = 1024
+  /// Largest batch frame payload; a turn's messages beyond it go in further frames.
+  var maxBatchBytes = 64 << 10
 }
 
 /// The application protocol on one WebSocket session (`docs/protocol.md`): waits for `connect`
@@ -59,11 +61,21 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber {
   private var heldHead = 0
   /// Per channel, the offsets dropped (policy `dropOldest`) and not yet reported with `gap`.
   private var dropped: [String: ClosedRange<UInt64>] = [:]
+  /// The client takes several messages per frame (it asked in `connect`).
+  private(set) var batching = false
+  /// This turn's messages for a batching client, written as one frame when the turn ends.
+  private var batch: [Publication] = []
+  /// Asks for `flushBatch` at the end of the loop turn; nil: no batching (tests).
+  private let requestFlush: ((ProtocolSession) -> Void)?
 
-  init(id: UInt64, settings: ProtocolSettings, router: Router? = nil, schedule: @escaping Scheduler) {
+  init(
+    id: UInt64, settings: ProtocolSettings, router: Router? = nil,
+    requestFlush: ((ProtocolSession) -> Void)? = nil, schedule: @escaping Scheduler
+  ) {
     self.id = id
     self.settings = settings
     self.router = router
+    self.requestFlush = requestFlush
     self.schedule = schedule
   }
 
@@ -98,6 +110,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber {
 
   func sessionEnded(_ session: WebSocketSession, _ ending: WebSocketSession.Ending) {
     state = .ended
+    batch = []
     for channel in subscriptions { router?.unsubscribe(channel, self) }
     subscriptions = []
     held = []
@@ -161,7 +174,8 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber {
     hold(publication, socket)
   }
 
-  /// Writes a message, after a `gap` if messages of its channel were dropped before it.
+  /// Writes a message, after a `gap` if messages of its channel were dropped before it. A
+  /// batching client gets the turn's messages together at the end of the turn.
   private func write(_ publication: Publication, to socket: WebSocketSession) {
     if let missing = dropped.removeValue(forKey: publication.channel) {
       var gap = Envelope(.gap)
@@ -171,7 +185,45 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber {
       gap.before = missing.upperBound + 1
       send(gap, to: socket, as: encoding)
     }
-    socket.sendEncoded(publication.frame(encoding))
+    guard batching, let requestFlush else { return socket.sendEncoded(publication.frame(encoding)) }
+    if batch.isEmpty { requestFlush(self) }
+    batch.append(publication)
+  }
+
+  private static let jsonOpen = OutboundBytes(Array("[".utf8))
+  private static let jsonComma = OutboundBytes(Array(",".utf8))
+  private static let jsonClose = OutboundBytes(Array("]".utf8))
+  private static let binaryBatchHead = OutboundBytes([BinaryEnvelopeReader.format, 0])
+
+  /// Writes this turn's messages: one alone as its shared frame; several as batch frames of at
+  /// most `maxBatchBytes` each, made of a frame header and the messages' shared encodings (a
+  /// JSON array, or the binary batch form), written together with one writev.
+  func flushBatch() {
+    guard !batch.isEmpty else { return }
+    let messages = batch
+    batch.removeAll(keepingCapacity: true)
+    guard let socket, socket.phase == .open else { return }
+    if messages.count == 1 { return socket.sendEncoded(messages[0].frame(encoding)) }
+    let json = encoding == .json
+    var start = 0
+    while start < messages.count {
+      // The messages that fit, then the header that says how long they are.
+      var body: [OutboundBytes] = [json ? Self.jsonOpen : Self.binaryBatchHead]
+      var length = body[0].count + (json ? 1 : 0)
+      var end = start
+      while end < messages.count {
+        let entry = messages[end].batchEntry(encoding)
+        let extra = entry.count + (json && end > start ? 1 : 0)
+        if end > start && length + extra > settings.maxBatchBytes { break }
+        if json && end > start { body.append(Self.jsonComma) }
+        body.append(entry)
+        length += extra
+        end += 1
+      }
+      if json { body.append(Self.jsonClose) }
+      socket.sendPieces([FrameEncoder.header(json ? .text : .binary, length: length)] + body)
+      start = end
+    }
   }
 
   /// Keeps a message back for a client whose socket is behind; when the queue is full, its
@@ -239,7 +291,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber {
     reply.recovered = result.recovered
     send(reply, to: session, as: encoding)
     // Nothing can be published between these writes: the loop runs one thing at a time.
-    for publication in result.replay { session.sendEncoded(publication.frame(self.encoding)) }
+    for publication in result.replay { write(publication, to: session) }
   }
 
   private func unsubscribe(
@@ -328,6 +380,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber {
     }
     self.encoding = encoding
     clientName = envelope.client
+    batching = envelope.batch == true && requestFlush != nil
     state = .connected
     connectTimer?.cancel()
     connectTimer = nil
@@ -337,6 +390,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber {
     reply.server = settings.serverName
     reply.pingIntervalMs = settings.pingIntervalMs
     reply.maxMessageBytes = UInt64(settings.maxMessageBytes)
+    if batching { reply.batch = true }
     send(reply, to: session, as: encoding)
   }
 
@@ -362,6 +416,8 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber {
   }
 
   private func send(_ envelope: Envelope, to session: WebSocketSession, as encoding: EnvelopeEncoding) {
+    // Messages batched this turn go first: replies never overtake them.
+    flushBatch()
     session.send(encoding == .json ? .text : .binary, EnvelopeWriter.encode(envelope, as: encoding))
   }
 

@@ -3,6 +3,8 @@
 protocol SessionTransport: AnyObject {
   /// Queues bytes for the peer, in order. The transport keeps a reference, never a copy.
   func write(_ bytes: OutboundBytes)
+  /// Queues the pieces of one frame, all or none (a frame is never cut by a queue limit).
+  func write(pieces: [OutboundBytes])
   /// Ends the connection once queued bytes are written.
   func finish()
   /// Bytes handed over and not yet taken by the peer's socket (0 where the host writes).
@@ -88,6 +90,12 @@ final class WebSocketSession {
   func sendEncoded(_ frame: OutboundBytes) {
     guard phase == .open else { return }
     transport.write(frame)
+  }
+
+  /// Sends one frame given as pieces (header first) that other frames share.
+  func sendPieces(_ pieces: [OutboundBytes]) {
+    guard phase == .open else { return }
+    transport.write(pieces: pieces)
   }
 
   /// Sends a ping (keepalive).

@@ -52,6 +52,8 @@ public struct Envelope: Sendable, Equatable {
   public var limit: UInt64?
   /// When the message was published, in milliseconds since 1970 (`message`).
   public var time: UInt64?
+  /// The client takes several messages in one frame (`connect`); granted (`connected`).
+  public var batch: Bool?
 
   public init(_ type: MessageType, id: UInt64? = nil) {
     self.type = type
@@ -118,6 +120,7 @@ enum EnvelopeField: UInt64, CaseIterable {
   case time = 23
   /// Binary only: `data` holds one JSON value.
   case json = 24
+  case batch = 25
 
   enum Kind {
     case integer
@@ -152,6 +155,7 @@ enum EnvelopeField: UInt64, CaseIterable {
     case .limit: "limit"
     case .time: "time"
     case .json: "json"
+    case .batch: "batch"
     }
   }
 
@@ -161,7 +165,7 @@ enum EnvelopeField: UInt64, CaseIterable {
       .time:
       .integer
     case .token, .client, .message, .reason, .session, .server, .channel, .epoch, .idempotencyKey: .string
-    case .reconnect, .recovered, .json: .bool
+    case .reconnect, .recovered, .json, .batch: .bool
     case .data: .data
     }
   }
@@ -224,6 +228,7 @@ extension Envelope {
     switch field {
     case .reconnect: reconnect = value
     case .recovered: recovered = value
+    case .batch: batch = value
     default: break
     }
   }
@@ -261,5 +266,6 @@ extension Envelope {
     if let after { body(.after, .integer(after)) }
     if let limit { body(.limit, .integer(limit)) }
     if let time { body(.time, .integer(time)) }
+    if let batch { body(.batch, .bool(batch)) }
   }
 }

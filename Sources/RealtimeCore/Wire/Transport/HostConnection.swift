@@ -41,6 +41,10 @@ final class HostConnection: SessionTransport {
     bytes.withUnsafeBytes { output($0) }
   }
 
+  func write(pieces: [OutboundBytes]) {
+    for piece in pieces { write(piece) }
+  }
+
   /// The host writes synchronously in `output`: nothing stays queued here.
   var backlogBytes: Int { 0 }
 

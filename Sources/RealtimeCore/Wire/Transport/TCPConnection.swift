@@ -106,16 +106,27 @@ final class TCPConnection: SessionTransport {
       }
       return
     }
-    if queuedBytes + bytes.count > config.maxWriteQueueBytes {
-      engine.sink(.info, "closing slow consumer \(peer): \(queuedBytes) bytes queued")
-      overLimit = true
-      closeFrameAllowed = true
-      session?.close(.policyViolation, reason: "slow consumer: write queue over its limit")
-      closeFrameAllowed = false
-      finish()
-      return
-    }
+    if queuedBytes + bytes.count > config.maxWriteQueueBytes { return overflow() }
     enqueue(bytes)
+  }
+
+  /// The client is a slow consumer: close it with 1008 (the close frame goes out after its
+  /// backlog) and accept nothing more for it.
+  private func overflow() {
+    engine.sink(.info, "closing slow consumer \(peer): \(queuedBytes) bytes queued")
+    overLimit = true
+    closeFrameAllowed = true
+    session?.close(.policyViolation, reason: "slow consumer: write queue over its limit")
+    closeFrameAllowed = false
+    finish()
+  }
+
+  /// Queues one frame's pieces together: over the queue limit, none of them is queued.
+  func write(pieces: [OutboundBytes]) {
+    guard !isClosed, !overLimit else { return }
+    let total = pieces.reduce(0) { $0 + $1.count }
+    if queuedBytes + total > config.maxWriteQueueBytes { return overflow() }
+    for piece in pieces where piece.count > 0 { enqueue(piece) }
   }
 
   private var overLimit = false

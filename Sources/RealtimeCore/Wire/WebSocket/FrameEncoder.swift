@@ -16,21 +16,31 @@ enum FrameEncoder {
   static func encoded(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> OutboundBytes {
     let header = headerLength(payload: payload.count)
     return OutboundBytes(count: header + payload.count) { out in
-      out[0] = 0x80 | opcode.rawValue
+      writeHeader(opcode, length: payload.count, into: out)
       let n = payload.count
-      if n < 126 {
-        out[1] = UInt8(n)
-      } else if n <= 0xFFFF {
-        out[1] = 126
-        out[2] = UInt8(n >> 8)
-        out[3] = UInt8(n & 0xFF)
-      } else {
-        out[1] = 127
-        for k in 0..<8 { out[2 + k] = UInt8(truncatingIfNeeded: UInt64(n) >> UInt64(56 - 8 * k)) }
-      }
       if n > 0, let source = payload.baseAddress, let target = out.baseAddress {
         (target + header).copyMemory(from: source, byteCount: n)
       }
+    }
+  }
+
+  /// Only the header of a final frame whose `length` payload bytes follow in other buffers (a
+  /// frame written as several shared pieces).
+  static func header(_ opcode: Opcode, length: Int) -> OutboundBytes {
+    OutboundBytes(count: headerLength(payload: length)) { writeHeader(opcode, length: length, into: $0) }
+  }
+
+  private static func writeHeader(_ opcode: Opcode, length n: Int, into out: UnsafeMutableRawBufferPointer) {
+    out[0] = 0x80 | opcode.rawValue
+    if n < 126 {
+      out[1] = UInt8(n)
+    } else if n <= 0xFFFF {
+      out[1] = 126
+      out[2] = UInt8(n >> 8)
+      out[3] = UInt8(n & 0xFF)
+    } else {
+      out[1] = 127
+      for k in 0..<8 { out[2 + k] = UInt8(truncatingIfNeeded: UInt64(n) >> UInt64(56 - 8 * k)) }
     }
   }
 

@@ -34,7 +34,10 @@ struct Harness {
   let socket: WebSocketSession
   let session: ProtocolSession
 
-  init(authenticate: AuthHook? = nil, connectTimeoutMs: UInt64 = 10_000, router: Router? = nil, maxHeld: Int = 1024) {
+  init(
+    authenticate: AuthHook? = nil, connectTimeoutMs: UInt64 = 10_000, router: Router? = nil, maxHeld: Int = 1024,
+    maxBatchBytes: Int = 64 << 10, requestFlush: ((ProtocolSession) -> Void)? = nil
+  ) {
     var config = SessionConfig()
     config.maxMessageBytes = 4096
     socket = WebSocketSession(config: config, transport: transport)
@@ -42,7 +45,9 @@ struct Harness {
       limits: EnvelopeLimits(), connectTimeoutMs: connectTimeoutMs, pingIntervalMs: 30_000, maxMessageBytes: 4096,
       authenticate: authenticate)
     settings.maxHeldMessages = maxHeld
-    session = ProtocolSession(id: 0x2a, settings: settings, router: router, schedule: timers.scheduler)
+    settings.maxBatchBytes = maxBatchBytes
+    session = ProtocolSession(
+      id: 0x2a, settings: settings, router: router, requestFlush: requestFlush, schedule: timers.scheduler)
     socket.application = session
     upgrade().withUnsafeBytes { socket.receive($0) }
     _ = transport.take()
@@ -237,5 +242,113 @@ extension Harness: @unchecked Sendable {}
     #expect(replies.map(\.type) == [.gap, .message, .message, .message])
     #expect(replies.first?.after == 0 && replies.first?.before == 4 && replies.first?.channel == "t:x")
     #expect(replies.dropFirst().map(\.offset) == [4, 5, 6])
+  }
+}
+
+/// Batching clients get a turn's channel messages in one frame: a JSON array, or the binary batch
+/// form, built from the messages' shared encodings.
+@Suite struct BatchTests {
+  final class Flushes: @unchecked Sendable {
+    var sessions: [ProtocolSession] = []
+  }
+
+  private func batchingHarness(binary: Bool, maxBatchBytes: Int = 64 << 10) throws -> (Core, Harness, Flushes) {
+    let core = try Core(config: CoreConfig(databasePath: nil, durability: .off))
+    try core.start()
+    try core.configure(namespace: "t", NamespaceOptions(persistent: false, historySize: 100))
+    let flushes = Flushes()
+    let h = try core.perform { engine in
+      Harness(router: engine.router, maxBatchBytes: maxBatchBytes) { flushes.sessions.append($0) }
+    }
+    try core.perform { _ in
+      if binary {
+        h.send(binary: [1, 1, 0xC8, 0x01, 1])  // connect, batch (field 25) = 1
+        h.send(binary: [1, 7, 0x7A, 3] + Array("t:x".utf8))
+      } else {
+        h.send(#"{"type":"connect","batch":true}"#)
+        h.send(#"{"type":"subscribe","channel":"t:x"}"#)
+      }
+    }
+    return (core, h, flushes)
+  }
+
+  /// Publishes `count` messages within one loop turn, then ends the turn's batches.
+  private func publishInOneTurn(_ core: Core, _ h: Harness, _ flushes: Flushes, _ count: Int) throws -> [UInt8] {
+    try core.perform { engine in
+      _ = h.transport.take()
+      for n in 1...count {
+        engine.router.publish(
+          channel: "t:x", data: Array("{\"n\":\(n)}".utf8), dataIsJSON: true, idempotencyKey: nil
+        ) { _ in }
+      }
+      for session in flushes.sessions { session.flushBatch() }
+      flushes.sessions = []
+      return h.transport.take()
+    }
+  }
+
+  @Test func aTurnsMessagesArriveAsOneJSONArray() throws {
+    let (core, h, flushes) = try batchingHarness(binary: false)
+    defer { try? core.close() }
+    let connected = try core.perform { _ in (try? h.replies()) ?? [] }
+    #expect(connected.first?.envelope?.batch == true)
+    let events = try serverEvents(try publishInOneTurn(core, h, flushes, 3))
+    #expect(events.count == 1)
+    guard case .text(let text) = events.first else {
+      Issue.record("expected one text frame: \(events)")
+      return
+    }
+    let string = String(decoding: text, as: UTF8.self)
+    #expect(string.hasPrefix("[{\"type\":\"message\"") && string.hasSuffix("}]"))
+    #expect(string.components(separatedBy: "\"type\":\"message\"").count == 4)
+    for n in 1...3 { #expect(string.contains("\"offset\":\(n),") && string.contains("\"data\":{\"n\":\(n)}")) }
+    // One message alone is a plain frame.
+    let single = try serverEvents(try publishInOneTurn(core, h, flushes, 1))
+    guard case .text(let one) = single.first else {
+      Issue.record("expected a text frame")
+      return
+    }
+    #expect(try JSONEnvelopeReader.decode(one).offset == 4)
+  }
+
+  @Test func aTurnsMessagesArriveAsOneBinaryBatch() throws {
+    let (core, h, flushes) = try batchingHarness(binary: true)
+    defer { try? core.close() }
+    let events = try serverEvents(try publishInOneTurn(core, h, flushes, 3))
+    guard events.count == 1, case .binary(let bytes) = events[0] else {
+      Issue.record("expected one binary frame: \(events)")
+      return
+    }
+    #expect(Array(bytes.prefix(2)) == [1, 0])
+    var offsets: [UInt64?] = []
+    var i = 2
+    while i < bytes.count {
+      let length = Int(bytes[i])  // each message here is shorter than 128 bytes
+      let message = try BinaryEnvelopeReader.decode(Array(bytes[(i + 1)..<(i + 1 + length)]))
+      #expect(message.type == .message && message.dataIsJSON)
+      offsets.append(message.offset)
+      i += 1 + length
+    }
+    #expect(offsets == [1, 2, 3])
+  }
+
+  @Test func largeTurnsAreSplitIntoFramesOfBoundedSize() throws {
+    let (core, h, flushes) = try batchingHarness(binary: false, maxBatchBytes: 400)
+    defer { try? core.close() }
+    let events = try serverEvents(try publishInOneTurn(core, h, flushes, 20))
+    #expect(events.count > 1)
+    var offsets: [UInt64] = []
+    for event in events {
+      guard case .text(let text) = event else {
+        Issue.record("expected text frames")
+        return
+      }
+      #expect(text.count <= 400 + 200, "a frame may pass the limit by at most one message")
+      let string = String(decoding: text, as: UTF8.self)
+      for part in string.components(separatedBy: "\"offset\":").dropFirst() {
+        offsets.append(UInt64(part.prefix { $0.isNumber }) ?? 0)
+      }
+    }
+    #expect(offsets == Array(1...20))
   }
 }
