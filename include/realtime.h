@@ -268,17 +268,35 @@ const char *rt_core_errmsg(const rt_core *core);
 #define RT_AUTH_UNAUTHORIZED 401 /**< refuse: no or unusable credentials */
 #define RT_AUTH_FORBIDDEN 403    /**< refuse: the credentials are not good enough */
 
+/** What an authentication hook sees; every pointer is valid only during the call. */
+typedef struct rt_auth_request {
+    /** The credential the client sent — the `token` query parameter of the upgrade, else the
+     *  value of `Authorization: Bearer`, or the `token` of its protocol `connect` message — as
+     *  token_len bytes, also NUL-terminated; NULL (and 0) when it sent none. */
+    const char *token;
+    size_t token_len;
+    /** The Origin field, or NULL. */
+    const char *origin;
+    /** The request path, NUL-terminated. */
+    const char *path;
+} rt_auth_request;
+
+/** Who a client is, as the authentication hook says: NUL-terminated UTF-8, at most 128 bytes
+ *  each. An empty user leaves the client anonymous; an empty device with a user is "default". */
+typedef struct rt_identity {
+    char user[129];
+    char device[129];
+} rt_identity;
+
 /**
- * Decides whether a WebSocket upgrade may proceed, after the handshake's own checks passed.
- * `token` is the credential the client sent — the `token` query parameter of the request, else
- * the value of `Authorization: Bearer` — as `token_len` bytes, also NUL-terminated; NULL (and 0)
- * when it sent none. `origin` is the Origin field, or NULL. Both are valid only during the call.
- * Returns RT_AUTH_ALLOW, RT_AUTH_UNAUTHORIZED or RT_AUTH_FORBIDDEN (any other value counts as
- * forbidden). Runs on the core's loop thread: it must be quick and must not call blocking rt_*
- * functions. Built-in tokens arrive with the security work; this hook is how a host plugs in its
- * own.
+ * Decides whether a WebSocket client may proceed: at the upgrade (after the handshake's own
+ * checks), and again when its `connect` message carries a token. `identity` arrives zeroed; the
+ * hook may fill it to say who the client is (receipts and unread counts need it). Returns
+ * RT_AUTH_ALLOW, RT_AUTH_UNAUTHORIZED or RT_AUTH_FORBIDDEN (any other value counts as forbidden).
+ * Runs on the core's loop thread: it must be quick and must not call blocking rt_* functions.
+ * Built-in tokens arrive with the security work; this hook is how a host plugs in its own.
  */
-typedef int (*rt_auth_fn)(void *user_data, const char *token, size_t token_len, const char *origin);
+typedef int (*rt_auth_fn)(void *user_data, const rt_auth_request *request, rt_identity *identity);
 
 /**
  * Options of a WebSocket listener. Zero in any numeric field, or NULL in a pointer field, means
@@ -580,6 +598,26 @@ typedef struct rt_history_opts {
  */
 rt_status rt_history(rt_core *core, const char *channel, rt_history_opts *opts, rt_message_fn fn,
                      void *user_data);
+
+/** Receipt kinds. */
+#define RT_RECEIPT_DELIVERED 0
+#define RT_RECEIPT_READ 1
+
+/**
+ * Records that `user` on `device` (NUL-terminated, 1 to 128 bytes each) received
+ * (RT_RECEIPT_DELIVERED) or read (RT_RECEIPT_READ, which implies delivered) the messages of
+ * `channel` up to `offset`. Cursors only move forward and never past the channel's newest offset
+ * (RT_EINVAL); they are stored, and the channel's subscribers get a `receipt` event when one
+ * moves. Errors: RT_EINVAL, RT_ENOTFOUND, RT_ESTATE. Any thread.
+ */
+rt_status rt_receipt(rt_core *core, const char *channel, const char *user, const char *device, uint64_t offset,
+                     int kind);
+
+/**
+ * Sets *count to the number of messages of `channel` after the newest one `user` has read on any
+ * of their devices. Errors: RT_EINVAL, RT_ENOTFOUND, RT_ESTATE, RT_EIO. Any thread.
+ */
+rt_status rt_unread(rt_core *core, const char *channel, const char *user, uint64_t *count);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -204,3 +204,33 @@ private final class SubHandle {
     for message in history.messages { call(fn, userData, message) }
   }
 }
+
+@c @implementation public func rt_receipt(
+  _ handle: OpaquePointer?, _ channel: UnsafePointer<CChar>?, _ user: UnsafePointer<CChar>?,
+  _ device: UnsafePointer<CChar>?, _ offset: UInt64, _ kind: Int32
+) -> rt_status {
+  guard let handle else { return fail(nil, .invalidArgument, "core is NULL") }
+  return status(handle) { () throws(RealtimeError) in
+    let which: ReceiptKind
+    switch kind {
+    case RT_RECEIPT_DELIVERED: which = .delivered
+    case RT_RECEIPT_READ: which = .read
+    default: throw RealtimeError(.invalidArgument, "unknown receipt kind \(kind)")
+    }
+    try core(handle).receipt(
+      which, channel: try text(channel, "channel"), offset: offset, user: try text(user, "user"),
+      device: try text(device, "device"))
+  }
+}
+
+@c @implementation public func rt_unread(
+  _ handle: OpaquePointer?, _ channel: UnsafePointer<CChar>?, _ user: UnsafePointer<CChar>?,
+  _ count: UnsafeMutablePointer<UInt64>?
+) -> rt_status {
+  count?.pointee = 0
+  guard let handle else { return fail(nil, .invalidArgument, "core is NULL") }
+  guard let count else { return fail(handle, .invalidArgument, "count is NULL") }
+  return status(handle) { () throws(RealtimeError) in
+    count.pointee = try core(handle).unread(channel: try text(channel, "channel"), user: try text(user, "user"))
+  }
+}

@@ -66,20 +66,36 @@ func decodeListenConfig(_ raw: UnsafePointer<rt_listen_config>?) throws(Realtime
 
 /// A host's C authentication hook with its user data, called on the loop thread.
 private struct CAuthHook: @unchecked Sendable {
-  let fn: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, Int, UnsafePointer<CChar>?) -> Int32
+  let fn: rt_auth_fn
   let userData: UnsafeMutableRawPointer?
 
   func decide(_ request: AuthRequest) -> AuthDecision {
+    var identity = rt_identity()
     let answer = withOptionalCString(request.token) { token in
       withOptionalCString(request.origin) { origin in
-        fn(userData, token, request.token?.utf8.count ?? 0, origin)
+        request.path.withCString { path in
+          var c = rt_auth_request(token: token, token_len: request.token?.utf8.count ?? 0, origin: origin, path: path)
+          return fn(userData, &c, &identity)
+        }
       }
     }
     switch answer {
-    case RT_AUTH_ALLOW: return .allow
+    case RT_AUTH_ALLOW:
+      let user = fixedString(&identity.user)
+      let device = fixedString(&identity.device)
+      return .allow(user.isEmpty ? nil : Identity(user: user, device: device.isEmpty ? "default" : device))
     case RT_AUTH_UNAUTHORIZED: return .deny(status: 401, message: "credentials are required")
     default: return .deny(status: 403, message: "access denied")
     }
+  }
+}
+
+/// The UTF-8 text of a fixed `char[N]` field, up to its first NUL (all of it when the host wrote
+/// no NUL); invalid UTF-8 gives "".
+private func fixedString<Field>(_ field: inout Field) -> String {
+  withUnsafeBytes(of: &field) { raw in
+    let bytes = raw.prefix { $0 != 0 }
+    return String(validating: bytes, as: UTF8.self) ?? ""
   }
 }
 

@@ -12,56 +12,7 @@
 #include <realtime.h>
 
 #include "harness.h"
-
-/* Offsets and payloads a callback saw. */
-struct seen {
-    pthread_mutex_t mu;
-    uint64_t offsets[256];
-    char data[256][32];
-    int json[256];
-    int count;
-};
-
-static void seen_init(struct seen *s)
-{
-    memset(s, 0, sizeof *s);
-    pthread_mutex_init(&s->mu, NULL);
-}
-
-static void on_message(void *user_data, const rt_message *m)
-{
-    struct seen *s = user_data;
-    pthread_mutex_lock(&s->mu);
-    if (s->count < 256) {
-        s->offsets[s->count] = m->offset;
-        size_t n = m->len < 31 ? m->len : 31;
-        memcpy(s->data[s->count], m->data, n);
-        s->data[s->count][n] = 0;
-        s->json[s->count] = m->is_json;
-        s->count++;
-    }
-    pthread_mutex_unlock(&s->mu);
-}
-
-static int seen_count(struct seen *s)
-{
-    int n;
-    pthread_mutex_lock(&s->mu);
-    n = s->count;
-    pthread_mutex_unlock(&s->mu);
-    return n;
-}
-
-static rt_core *start_core(const char *path)
-{
-    rt_config cfg = RT_CONFIG_INIT;
-    rt_core *core = NULL;
-    cfg.db_path = path;
-    CHECK_EQ_INT(rt_core_open(&cfg, &core), RT_OK);
-    if (core != NULL)
-        CHECK_EQ_INT(rt_core_start(core), RT_OK);
-    return core;
-}
+#include "channel_support.h"
 
 static uint64_t publish_text(rt_core *core, const char *channel, const char *text)
 {

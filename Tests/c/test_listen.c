@@ -143,14 +143,17 @@ static void test_listen_options(void)
 
 /* Allows the token "good", asks for credentials when there are none, refuses the rest. */
 static int auth_calls;
-static int check_token(void *user_data, const char *token, size_t token_len, const char *origin)
+static int check_token(void *user_data, const rt_auth_request *request, rt_identity *identity)
 {
-    (void)origin;
     auth_calls += *(int *)user_data;
-    if (token == NULL)
-        return token_len == 0 ? RT_AUTH_UNAUTHORIZED : RT_AUTH_FORBIDDEN;
-    if (token_len == 4 && strcmp(token, "good") == 0)
+    if (request->token == NULL)
+        return request->token_len == 0 ? RT_AUTH_UNAUTHORIZED : RT_AUTH_FORBIDDEN;
+    if (strcmp(request->path, "/ws") != 0 || identity->user[0] != 0)
+        return RT_AUTH_FORBIDDEN; /* the path is given, and the identity arrives empty */
+    if (request->token_len == 4 && strcmp(request->token, "good") == 0) {
+        strcpy(identity->user, "ada");
         return RT_AUTH_ALLOW;
+    }
     return RT_AUTH_FORBIDDEN;
 }
 

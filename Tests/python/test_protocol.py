@@ -9,66 +9,7 @@ import pytest
 import websockets
 
 from conftest import running_server
-
-# Binary encoding, from docs/protocol.md: format byte 1, type code, then Protocol Buffers wire-format
-# fields (varint key = number << 3 | wire type; wire type 0 varint, 2 length-delimited).
-TYPES = {"connect": 1, "connected": 2, "ping": 3, "pong": 4, "error": 5, "disconnect": 6}
-FIELDS = {1: "id", 2: "v", 3: "token", 4: "client", 5: "data", 6: "code", 7: "message", 8: "reason",
-          9: "reconnect", 10: "retry_after_ms", 11: "session", 12: "server", 13: "ping_interval_ms",
-          14: "max_message_bytes"}
-STRINGS = {"token", "client", "message", "reason", "session", "server"}
-
-
-def varint(n):
-    out = bytearray()
-    while n >= 0x80:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def encode_binary(type_name, **fields):
-    numbers = {name: number for number, name in FIELDS.items()}
-    out = bytearray([1, TYPES[type_name]])
-    for name, value in fields.items():
-        number = numbers[name]
-        if isinstance(value, (bytes, str)):
-            raw = value.encode() if isinstance(value, str) else value
-            out += varint(number << 3 | 2) + varint(len(raw)) + raw
-        else:
-            out += varint(number << 3) + varint(int(value))
-    return bytes(out)
-
-
-def decode_binary(data):
-    assert data[0] == 1, "format byte"
-    message = {"type": {v: k for k, v in TYPES.items()}[data[1]]}
-    i = 2
-
-    def read_varint():
-        nonlocal i
-        value, shift = 0, 0
-        while True:
-            byte = data[i]
-            i += 1
-            value |= (byte & 0x7F) << shift
-            if byte < 0x80:
-                return value
-            shift += 7
-
-    while i < len(data):
-        key = read_varint()
-        name = FIELDS[key >> 3]
-        if key & 7 == 0:
-            value = read_varint()
-            message[name] = bool(value) if name == "reconnect" else value
-        else:
-            length = read_varint()
-            raw = data[i:i + length]
-            i += length
-            message[name] = raw.decode() if name in STRINGS else raw
-    return message
+from wire import decode_binary, encode_binary
 
 
 @pytest.fixture(scope="module")

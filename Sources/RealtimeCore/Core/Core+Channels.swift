@@ -161,4 +161,28 @@ extension Core {
       return ChannelHistory(epoch: found.epoch, top: found.top, messages: found.messages.map(ChannelMessage.init))
     }
   }
+
+  /// Records that `user` on `device` received (`delivered`) or read `channel`'s messages up to
+  /// `offset` (never past the newest); the channel's subscribers get a `receipt` event when the
+  /// cursor moves. Returns the device's cursor. Any thread.
+  @discardableResult
+  public func receipt(
+    _ kind: ReceiptKind, channel: String, offset: UInt64, user: String, device: String
+  ) throws(RealtimeError) -> ReceiptCursor {
+    guard let identity = Identity(user: user, device: device) else {
+      throw RealtimeError(.invalidArgument, "user and device must be 1 to 128 bytes each")
+    }
+    return try onLoop { engine throws(RealtimeError) in
+      try engine.router.receipt(kind, channel: channel, offset: offset, by: identity)
+    }
+  }
+
+  /// Messages of `channel` after the newest one `user` has read on any of their devices. Any
+  /// thread.
+  public func unread(channel: String, user: String) throws(RealtimeError) -> UInt64 {
+    guard (1...128).contains(user.utf8.count) else {
+      throw RealtimeError(.invalidArgument, "a user is 1 to 128 bytes")
+    }
+    return try onLoop { engine throws(RealtimeError) in try engine.router.unread(channel: channel, user: user) }
+  }
 }

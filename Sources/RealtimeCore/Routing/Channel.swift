@@ -83,6 +83,12 @@ final class Channel {
     for subscriber in now { subscriber.deliver(publication) }
   }
 
+  /// Hands an event to every subscriber but the one it came from.
+  func broadcast(_ event: ChannelEvent) {
+    let now = subscribers
+    for subscriber in now where subscriber !== event.origin { subscriber.deliverEvent(event) }
+  }
+
   /// Keeps `publication` (the newest) in the recent ring.
   func remember(_ publication: Publication) {
     if recent.count < recentCapacity {

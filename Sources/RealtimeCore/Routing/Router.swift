@@ -36,6 +36,8 @@ final class Router {
   private let limits: RouterLimits
   private var namespaces: [String: NamespaceOptions] = ["": NamespaceOptions()]
   private var channels: [String: Channel] = [:]
+  /// Receipt cursors per channel, user and device.
+  let receipts: ReceiptBook
   /// Milliseconds since 1970; injectable so tests control time.
   var clock: () -> UInt64
 
@@ -44,6 +46,7 @@ final class Router {
     self.store = store
     self.sink = sink
     self.limits = limits
+    self.receipts = ReceiptBook(store: store)
     self.clock = Router.wallClock
     _ = sodium_init()
   }
@@ -337,6 +340,31 @@ final class Router {
     Publication(
       channel: channel.name, epoch: channel.epoch, offset: entry.seq, time: entry.time, data: record.data,
       dataIsJSON: record.dataIsJSON, slowConsumer: channel.options.slowConsumer)
+  }
+
+  /// Records that `identity` received (or read) `name`'s messages up to `offset`, and tells the
+  /// channel's other subscribers when the cursor moved. Returns the device's cursor.
+  @discardableResult
+  func receipt(
+    _ kind: ReceiptKind, channel name: String, offset: UInt64, by identity: Identity, origin: AnyObject? = nil
+  ) throws(RealtimeError) -> ReceiptCursor {
+    let channel = try self.channel(name)
+    let (cursor, moved) = try receipts.mark(kind, offset: offset, in: channel, by: identity, log: log)
+    if moved {
+      var event = Envelope(.receipt)
+      event.channel = name
+      event.offset = kind == .read ? cursor.read : cursor.delivered
+      event.status = kind.rawValue
+      event.user = identity.user
+      event.device = identity.device
+      channel.broadcast(ChannelEvent(event, origin: origin))
+    }
+    return cursor
+  }
+
+  /// Messages of `name` after the newest one `user` has read on any device.
+  func unread(channel name: String, user: String) throws(RealtimeError) -> UInt64 {
+    try receipts.unread(in: try self.channel(name), user: user)
   }
 
   /// Drops in-memory channels nobody uses (persistent ones only lose their cache).

@@ -109,6 +109,12 @@ final class DurableLog {
     return UInt64(stream.lastSeq)
   }
 
+  /// Queues a write with the turn's others (one transaction, the group commit).
+  func enqueue(_ write: StoreWrite) {
+    guard !closed else { return }
+    pendingWrites.append(write)
+  }
+
   /// Queues the deletion of `stream`'s entries below `belowSeq`, and of those older than
   /// `olderThan` (ms since 1970, 0 for none), always keeping the newest entry. Committed with the
   /// turn's other writes; nothing happens to a stream that does not exist yet.

@@ -31,6 +31,19 @@ enum Schema {
     INSERT INTO rt_meta(key, value) VALUES ('instance', lower(hex(randomblob(8))));
     ALTER TABLE rt_log ADD COLUMN time INTEGER NOT NULL DEFAULT 0;
     """,
+    // 3: receipts: per user, channel and device, the newest offset delivered and read, in the
+    // channel's epoch at the time (a cursor of another epoch counts as nothing read).
+    """
+    CREATE TABLE rt_receipts (
+      user      TEXT NOT NULL,
+      channel   TEXT NOT NULL,
+      device    TEXT NOT NULL,
+      epoch     TEXT NOT NULL,
+      delivered INTEGER NOT NULL,
+      read      INTEGER NOT NULL,
+      PRIMARY KEY (user, channel, device)
+    ) WITHOUT ROWID;
+    """,
   ]
 
   /// The version this library writes.

@@ -11,6 +11,8 @@ enum StoreWrite: Sendable {
   /// `olderThan` (ms since 1970; 0 for no age limit). Callers keep the newest entry, which
   /// carries the stream's last seq.
   case trim(streamID: Int64, belowSeq: Int64, keepSeq: Int64, olderThan: Int64)
+  /// Sets a receipt cursor; within the same epoch it only ever moves forward.
+  case receipt(user: String, channel: String, device: String, epoch: String, delivered: Int64, read: Int64)
 }
 
 /// The writes gathered during one loop turn, committed together.
@@ -46,6 +48,7 @@ final class StoreWriter: @unchecked Sendable {
   private var insertStream: SQLiteStatement?
   private var insertEntry: SQLiteStatement?
   private var trimEntries: SQLiteStatement?
+  private var upsertReceipt: SQLiteStatement?
 
   /// Takes ownership of `db` and starts the thread. `deliver` runs on the writer thread after
   /// each commit with the outcome of every batch in it.
@@ -102,6 +105,7 @@ final class StoreWriter: @unchecked Sendable {
         insertStream = nil
         insertEntry = nil
         trimEntries = nil
+        upsertReceipt = nil
         connection = nil
         return
       }
@@ -167,6 +171,25 @@ final class StoreWriter: @unchecked Sendable {
       defer { stmt.reset() }
       try stmt.bind(1, id)
       try stmt.bind(2, name)
+      _ = try stmt.step()
+    case .receipt(let user, let channel, let device, let epoch, let delivered, let read):
+      let stmt = try statement(
+        &upsertReceipt,
+        """
+        INSERT INTO rt_receipts(user, channel, device, epoch, delivered, read) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        ON CONFLICT(user, channel, device) DO UPDATE SET
+          delivered = CASE WHEN epoch = excluded.epoch THEN max(delivered, excluded.delivered)
+                      ELSE excluded.delivered END,
+          read = CASE WHEN epoch = excluded.epoch THEN max(read, excluded.read) ELSE excluded.read END,
+          epoch = excluded.epoch
+        """)
+      defer { stmt.reset() }
+      try stmt.bind(1, user)
+      try stmt.bind(2, channel)
+      try stmt.bind(3, device)
+      try stmt.bind(4, epoch)
+      try stmt.bind(5, delivered)
+      try stmt.bind(6, read)
       _ = try stmt.step()
     case .trim(let streamID, let belowSeq, let keepSeq, let olderThan):
       let stmt = try statement(

@@ -156,6 +156,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber {
         case .unsubscribe: unsubscribe(envelope, channel, router, session, encoding)
         case .publish: try publish(envelope, channel, router, session, encoding)
         case .history: try history(envelope, channel, router, session, encoding)
+        case .receipt: try receipt(envelope, channel, router, session, encoding)
         default: throw RealtimeError(.internal, "unhandled message type \(envelope.type.name)")
         }
       } catch {
@@ -289,9 +290,38 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber {
     reply.epoch = result.epoch
     reply.offset = result.offset
     reply.recovered = result.recovered
+    if let identity = session.identity { reply.unread = try? router.unread(channel: channel, user: identity.user) }
     send(reply, to: session, as: encoding)
     // Nothing can be published between these writes: the loop runs one thing at a time.
     for publication in result.replay { write(publication, to: session) }
+  }
+
+  /// A member's receipt, from the router: written like any other frame to this client.
+  func deliverEvent(_ event: ChannelEvent) {
+    guard let socket, state == .connected else { return }
+    flushBatch()
+    socket.sendEncoded(event.frame(encoding))
+  }
+
+  private func receipt(
+    _ request: Envelope, _ channel: String, _ router: Router, _ session: WebSocketSession, _ encoding: EnvelopeEncoding
+  ) throws(RealtimeError) {
+    guard let identity = session.identity else {
+      throw RealtimeError(.forbidden, "receipts need a known user: the server's authentication hook names it")
+    }
+    guard let offset = request.offset else { throw RealtimeError(.invalidArgument, "receipt needs an offset") }
+    guard let kind = request.status.flatMap(ReceiptKind.init(rawValue:)) else {
+      throw RealtimeError(.invalidArgument, "receipt status must be \"delivered\" or \"read\"")
+    }
+    guard subscriptions.contains(channel) else {
+      throw RealtimeError(.forbidden, "receipts are for channels this session is subscribed to")
+    }
+    let cursor = try router.receipt(kind, channel: channel, offset: offset, by: identity, origin: self)
+    var ack = Envelope(.ack, id: request.id)
+    ack.channel = channel
+    ack.offset = kind == .read ? cursor.read : cursor.delivered
+    ack.status = kind.rawValue
+    send(ack, to: session, as: encoding)
   }
 
   private func unsubscribe(
@@ -372,10 +402,13 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber {
     }
     if let token = envelope.token, let authenticate = settings.authenticate {
       let request = AuthRequest(token: token, origin: session.request?.origin, path: session.request?.path ?? "")
-      if case .deny(_, let message) = authenticate(request) {
+      switch authenticate(request) {
+      case .deny(_, let message):
         return refuse(
           envelope, ProtocolFault(.unauthorized, message, id: envelope.id), DisconnectCode.unauthorized, session,
           encoding)
+      case .allow(let who):
+        if let who { session.identity = who }
       }
     }
     self.encoding = encoding

@@ -10,9 +10,24 @@ public struct AuthRequest: Sendable {
   public let path: String
 }
 
+/// Who a connection is, as the host's authentication hook says: a user and one of their
+/// devices (each 1 to 128 bytes). Receipts and unread counts are kept per identity.
+public struct Identity: Sendable, Hashable {
+  public let user: String
+  public let device: String
+
+  /// Nil unless both are 1 to 128 bytes.
+  public init?(user: String, device: String) {
+    guard (1...128).contains(user.utf8.count), (1...128).contains(device.utf8.count) else { return nil }
+    self.user = user
+    self.device = device
+  }
+}
+
 /// An authentication hook's answer.
 public enum AuthDecision: Sendable, Equatable {
-  case allow
+  /// Let the client in, as `identity` if the host knows who it is (anonymous otherwise).
+  case allow(Identity?)
   /// Refuse with 401 (no or unusable credentials) or 403 (credentials not good enough) and a
   /// message for the client.
   case deny(status: Int, message: String)

@@ -55,6 +55,8 @@ final class WebSocketSession {
 
   private(set) var phase = Phase.handshake
   private(set) var request: Handshake.Request?
+  /// Who the client is, if the authentication hook said (at the upgrade or at `connect`).
+  var identity: Identity?
   private(set) var ending: Ending?
   private let config: SessionConfig
   private unowned let transport: SessionTransport
@@ -164,8 +166,9 @@ final class WebSocketSession {
       if let authenticate = config.authenticate {
         let decision = authenticate(
           AuthRequest(token: Self.token(in: head), origin: request.origin, path: request.path))
-        if case .deny(let status, let message) = decision {
-          throw HTTPError(status == 401 ? 401 : 403, message)
+        switch decision {
+        case .deny(let status, let message): throw HTTPError(status == 401 ? 401 : 403, message)
+        case .allow(let who): identity = who
         }
       }
       self.request = request

@@ -54,6 +54,13 @@ public struct Envelope: Sendable, Equatable {
   public var time: UInt64?
   /// The client takes several messages in one frame (`connect`); granted (`connected`).
   public var batch: Bool?
+  /// A receipt's kind: `delivered` or `read` (`receipt`).
+  public var status: String?
+  /// Who a receipt is from (`receipt` events).
+  public var user: String?
+  public var device: String?
+  /// Messages after the newest one the user has read (`subscribed`, for identified clients).
+  public var unread: UInt64?
 
   public init(_ type: MessageType, id: UInt64? = nil) {
     self.type = type
@@ -121,6 +128,10 @@ enum EnvelopeField: UInt64, CaseIterable {
   /// Binary only: `data` holds one JSON value.
   case json = 24
   case batch = 25
+  case status = 26
+  case user = 27
+  case device = 28
+  case unread = 29
 
   enum Kind {
     case integer
@@ -156,15 +167,21 @@ enum EnvelopeField: UInt64, CaseIterable {
     case .time: "time"
     case .json: "json"
     case .batch: "batch"
+    case .status: "status"
+    case .user: "user"
+    case .device: "device"
+    case .unread: "unread"
     }
   }
 
   var kind: Kind {
     switch self {
     case .id, .version, .code, .retryAfterMs, .pingIntervalMs, .maxMessageBytes, .offset, .before, .after, .limit,
-      .time:
+      .time, .unread:
       .integer
-    case .token, .client, .message, .reason, .session, .server, .channel, .epoch, .idempotencyKey: .string
+    case .token, .client, .message, .reason, .session, .server, .channel, .epoch, .idempotencyKey, .status, .user,
+      .device:
+      .string
     case .reconnect, .recovered, .json, .batch: .bool
     case .data: .data
     }
@@ -183,6 +200,7 @@ enum EnvelopeField: UInt64, CaseIterable {
     case .channel: limits.maxChannelBytes
     case .epoch: limits.maxEpochBytes
     case .idempotencyKey: limits.maxIdempotencyKeyBytes
+    case .status, .user, .device: 128
     default: Int.max
     }
   }
@@ -203,6 +221,7 @@ extension Envelope {
     case .after: after = value
     case .limit: limit = value
     case .time: time = value
+    case .unread: unread = value
     default: break
     }
   }
@@ -219,6 +238,9 @@ extension Envelope {
     case .channel: channel = value
     case .epoch: epoch = value
     case .idempotencyKey: idempotencyKey = value
+    case .status: status = value
+    case .user: user = value
+    case .device: device = value
     default: break
     }
   }
@@ -267,5 +289,9 @@ extension Envelope {
     if let limit { body(.limit, .integer(limit)) }
     if let time { body(.time, .integer(time)) }
     if let batch { body(.batch, .bool(batch)) }
+    if let status { body(.status, .string(status)) }
+    if let user { body(.user, .string(user)) }
+    if let device { body(.device, .string(device)) }
+    if let unread { body(.unread, .integer(unread)) }
   }
 }

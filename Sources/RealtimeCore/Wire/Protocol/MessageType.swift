@@ -32,6 +32,9 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
   /// Server → client: messages of a channel between `after` and `before` were dropped for this
   /// slow client (a channel whose policy drops the oldest); history may still have them.
   case gap = 15
+  /// Client → server: the client received, or read, a channel's messages up to `offset`;
+  /// answered by `ack`. Server → client: another member's receipt.
+  case receipt = 16
 
   /// The name in JSON's `"type"` field.
   public var name: String {
@@ -51,6 +54,7 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case .message: "message"
     case .history: "history"
     case .gap: "gap"
+    case .receipt: "receipt"
     }
   }
 
@@ -63,7 +67,7 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
   /// Whether clients may send this type; the others are the server's.
   public var isClientMessage: Bool {
     switch self {
-    case .connect, .ping, .subscribe, .unsubscribe, .publish, .history: true
+    case .connect, .ping, .subscribe, .unsubscribe, .publish, .history, .receipt: true
     case .connected, .pong, .error, .disconnect, .subscribed, .unsubscribed, .ack, .message, .gap: false
     }
   }

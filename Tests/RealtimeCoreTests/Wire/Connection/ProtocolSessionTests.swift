@@ -168,7 +168,10 @@ struct Harness {
   }
 
   @Test func aConnectTokenGoesThroughTheAuthenticationHook() throws {
-    let hook: AuthHook = { request in request.token == "good" ? .allow : .deny(status: 401, message: "bad token") }
+    let hook: AuthHook = { request in
+      request.token == "good"
+        ? .allow(Identity(user: "ada", device: "phone")) : .deny(status: 401, message: "bad token")
+    }
     let allowed = Harness(authenticate: hook)
     allowed.send(#"{"type":"connect","token":"good"}"#)
     #expect(try allowed.replies().first?.envelope?.type == .connected)
@@ -350,5 +353,56 @@ extension Harness: @unchecked Sendable {}
       }
     }
     #expect(offsets == Array(1...20))
+  }
+}
+
+/// Receipts over the protocol: identified sessions mark cursors, the other subscribers hear of it.
+@Suite struct ReceiptProtocolTests {
+  @Test func aReceiptIsAcknowledgedAndAnnouncedToTheOthers() throws {
+    let core = try Core(config: CoreConfig(databasePath: nil, durability: .off))
+    try core.start()
+    defer { try? core.close() }
+    let hook: AuthHook = { request in
+      .allow(request.token.flatMap { Identity(user: $0, device: "d-" + $0) })
+    }
+    let (ada, bob, anonymous) = try core.perform { engine in
+      (
+        Harness(authenticate: hook, router: engine.router), Harness(authenticate: hook, router: engine.router),
+        Harness(router: engine.router)
+      )
+    }
+    for n in 1...5 { _ = try core.publish(channel: "room", data: Array("\(n)".utf8), dataIsJSON: true) }
+    let replies = try core.perform { _ throws(RealtimeError) in
+      ada.send(#"{"type":"connect","token":"ada"}"#)
+      bob.send(#"{"type":"connect","token":"bob"}"#)
+      anonymous.send(#"{"type":"connect"}"#)
+      for h in [ada, bob, anonymous] { h.send(#"{"type":"subscribe","id":1,"channel":"room"}"#) }
+      do {
+        let adaSubscribed = try ada.replies().compactMap(\.envelope).last
+        let anonymousSubscribed = try anonymous.replies().compactMap(\.envelope).last
+        _ = try bob.replies()
+        ada.send(#"{"type":"receipt","id":2,"channel":"room","offset":3,"status":"read"}"#)
+        ada.send(#"{"type":"receipt","id":3,"channel":"room","offset":2,"status":"read"}"#)
+        anonymous.send(#"{"type":"receipt","id":4,"channel":"room","offset":1,"status":"read"}"#)
+        return (
+          adaSubscribed, anonymousSubscribed, try ada.replies().compactMap(\.envelope),
+          try bob.replies().compactMap(\.envelope), try anonymous.replies().compactMap(\.envelope)
+        )
+      } catch {
+        throw RealtimeError(.internal, "\(error)")
+      }
+    }
+    let (adaSubscribed, anonymousSubscribed, adaReplies, bobReplies, anonymousReplies) = replies
+    #expect(adaSubscribed?.unread == 5)
+    #expect(anonymousSubscribed?.type == .subscribed && anonymousSubscribed?.unread == nil)
+    #expect(adaReplies.map(\.type) == [.ack, .ack], "no event back to the sender")
+    #expect(adaReplies.map(\.offset) == [3, 3], "the cursor does not move back")
+    #expect(bobReplies.count == 1, "one event: the second receipt moved nothing")
+    #expect(bobReplies.first?.type == .receipt && bobReplies.first?.user == "ada")
+    #expect(bobReplies.first?.device == "d-ada" && bobReplies.first?.offset == 3 && bobReplies.first?.status == "read")
+    // Every other subscriber hears of ada's receipt; an anonymous one may not send its own.
+    #expect(anonymousReplies.map(\.type) == [.receipt, .error])
+    #expect(anonymousReplies.last?.code == ProtocolErrorCode.forbidden.rawValue)
+    #expect(try core.unread(channel: "room", user: "ada") == 2)
   }
 }

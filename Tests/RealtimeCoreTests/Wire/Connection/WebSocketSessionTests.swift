@@ -140,7 +140,7 @@ import Testing
     config.authenticate = { request in
       switch request.token {
       case nil: .deny(status: 401, message: "log in first")
-      case "good": .allow
+      case "good": .allow(nil)
       default: .deny(status: 403, message: "not you")
       }
     }
