@@ -619,6 +619,19 @@ rt_status rt_receipt(rt_core *core, const char *channel, const char *user, const
  */
 rt_status rt_unread(rt_core *core, const char *channel, const char *user, uint64_t *count);
 
+/**
+ * Server-side subscription: subscribes every session of `user` (as named by the authentication
+ * hook), open now or connecting later while the core runs, to `channel`; each client gets a
+ * `subscribed` message without an id and the channel's messages from then on. Idempotent.
+ * Errors: RT_EINVAL (bad user or channel), RT_ENOTFOUND (namespace), RT_ENOMEM (over 1,024
+ * channels for the user), RT_ESTATE. Any thread.
+ */
+rt_status rt_subscribe_user(rt_core *core, const char *user, const char *channel);
+
+/** Ends a server-side subscription in every session of `user` (each client gets `unsubscribed`).
+ *  Idempotent. Errors: RT_EINVAL, RT_ESTATE. Any thread. */
+rt_status rt_unsubscribe_user(rt_core *core, const char *user, const char *channel);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

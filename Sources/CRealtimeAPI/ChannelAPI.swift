@@ -234,3 +234,21 @@ private final class SubHandle {
     count.pointee = try core(handle).unread(channel: try text(channel, "channel"), user: try text(user, "user"))
   }
 }
+
+@c @implementation public func rt_subscribe_user(
+  _ handle: OpaquePointer?, _ user: UnsafePointer<CChar>?, _ channel: UnsafePointer<CChar>?
+) -> rt_status {
+  guard let handle else { return fail(nil, .invalidArgument, "core is NULL") }
+  return status(handle) { () throws(RealtimeError) in
+    try core(handle).subscribeUser(try text(user, "user"), to: try text(channel, "channel"))
+  }
+}
+
+@c @implementation public func rt_unsubscribe_user(
+  _ handle: OpaquePointer?, _ user: UnsafePointer<CChar>?, _ channel: UnsafePointer<CChar>?
+) -> rt_status {
+  guard let handle else { return fail(nil, .invalidArgument, "core is NULL") }
+  return status(handle) { () throws(RealtimeError) in
+    try core(handle).unsubscribeUser(try text(user, "user"), from: try text(channel, "channel"))
+  }
+}

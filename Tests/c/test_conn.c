@@ -243,11 +243,73 @@ static void test_no_connect_within_the_timeout_is_disconnected_with_4004(void)
     CHECK_EQ_INT(rt_core_close(&core), RT_OK);
 }
 
+/* Names every client "ada" (device "phone") when its token is "ada". */
+static int identify(void *user_data, const rt_auth_request *request, rt_identity *identity)
+{
+    (void)user_data;
+    if (request->token != NULL && strcmp(request->token, "ada") == 0) {
+        strcpy(identity->user, "ada");
+        strcpy(identity->device, "phone");
+    }
+    return RT_AUTH_ALLOW;
+}
+
+/* A server-side subscription reaches a host-fed connection identified by the host's hook. */
+static void test_server_side_subscription_of_an_identified_connection(void)
+{
+    static const char upgrade_ada[] =
+        "GET /ws?token=ada HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    rt_config cfg = RT_CONFIG_INIT;
+    rt_listen_config lc = RT_LISTEN_CONFIG_INIT;
+    rt_namespace_config ns = RT_NAMESPACE_CONFIG_INIT;
+    rt_core *core = NULL;
+    rt_conn *conn = NULL;
+    struct sink s;
+    unsigned char frame[64];
+    size_t n;
+
+    sink_init(&s);
+    lc.auth_fn = identify;
+    CHECK_EQ_INT(rt_core_open(&cfg, &core), RT_OK);
+    if (core == NULL)
+        return;
+    CHECK_EQ_INT(rt_core_start(core), RT_OK);
+    ns.flags = RT_NAMESPACE_IN_MEMORY;
+    ns.publish_policy = RT_PUBLISH_SERVER;
+    CHECK_EQ_INT(rt_core_set_namespace(core, "user", &ns), RT_OK);
+    CHECK_EQ_INT(rt_conn_open(core, &lc, on_output, on_end, &s, &conn), RT_OK);
+    CHECK_EQ_INT(rt_conn_feed(conn, (const uint8_t *)upgrade_ada, sizeof upgrade_ada - 1), RT_OK);
+    n = client_frame(frame, 0x1, "{\"type\":\"connect\"}", 18);
+    CHECK_EQ_INT(rt_conn_feed(conn, frame, n), RT_OK);
+    CHECK_EQ_INT(rt_core_sync(core), RT_OK);
+    CHECK(sink_has(&s, "\"type\":\"connected\""));
+
+    CHECK_EQ_INT(rt_subscribe_user(core, "ada", "user:ada"), RT_OK);
+    CHECK_EQ_INT(rt_subscribe_user(core, "ada", "user:ada"), RT_OK); /* idempotent */
+    CHECK_EQ_INT(rt_publish(core, "user:ada", (const uint8_t *)"hello", 5, NULL, NULL), RT_OK);
+    CHECK_EQ_INT(rt_core_sync(core), RT_OK);
+    CHECK(sink_has(&s, "{\"type\":\"subscribed\",\"channel\":\"user:ada\",\"offset\":0,"));
+    CHECK(sink_has(&s, "{\"type\":\"message\",\"channel\":\"user:ada\",\"offset\":1,"));
+    CHECK(sink_has(&s, "\"data_b64\":\"aGVsbG8=\"}"));
+    CHECK_EQ_INT(rt_unsubscribe_user(core, "ada", "user:ada"), RT_OK);
+    CHECK_EQ_INT(rt_core_sync(core), RT_OK);
+    CHECK(sink_has(&s, "{\"type\":\"unsubscribed\",\"channel\":\"user:ada\"}"));
+
+    CHECK_EQ_INT(rt_subscribe_user(core, NULL, "user:ada"), RT_EINVAL);
+    CHECK_EQ_INT(rt_subscribe_user(core, "ada", "bad name"), RT_EINVAL);
+    CHECK_EQ_INT(rt_subscribe_user(core, "ada", "nope:x"), RT_ENOTFOUND);
+    CHECK_EQ_INT(rt_unsubscribe_user(NULL, "ada", "user:ada"), RT_EINVAL);
+    CHECK_EQ_INT(rt_conn_close(&conn), RT_OK);
+    CHECK_EQ_INT(rt_core_close(&core), RT_OK);
+}
+
 int main(void)
 {
     RUN(test_host_fed_connection);
     RUN(test_garbage_is_refused_and_close_after_core_close);
     RUN(test_attached_feed_is_processed_before_it_returns);
     RUN(test_no_connect_within_the_timeout_is_disconnected_with_4004);
+    RUN(test_server_side_subscription_of_an_identified_connection);
     return harness_summary();
 }

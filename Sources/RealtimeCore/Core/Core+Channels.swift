@@ -185,4 +185,20 @@ extension Core {
     }
     return try onLoop { engine throws(RealtimeError) in try engine.router.unread(channel: channel, user: user) }
   }
+
+  /// Subscribes every session of `user`, open now or connecting later while the core runs, to
+  /// `channel`; each client gets `subscribed` without an id. Any thread.
+  public func subscribeUser(_ user: String, to channel: String) throws(RealtimeError) {
+    guard (1...128).contains(user.utf8.count) else { throw RealtimeError(.invalidArgument, "a user is 1 to 128 bytes") }
+    try onLoop { engine throws(RealtimeError) in
+      _ = try engine.router.options(of: channel)
+      try engine.router.userSubscriptions.add(channel, for: user)
+    }
+  }
+
+  /// Ends `user`'s server-side subscription to `channel` in every session (each client gets
+  /// `unsubscribed`). Any thread.
+  public func unsubscribeUser(_ user: String, from channel: String) throws(RealtimeError) {
+    try onLoop { engine in _ = engine.router.userSubscriptions.remove(channel, for: user) }
+  }
 }

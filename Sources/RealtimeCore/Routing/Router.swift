@@ -38,6 +38,8 @@ final class Router {
   private var channels: [String: Channel] = [:]
   /// Receipt cursors per channel, user and device.
   let receipts: ReceiptBook
+  /// Channels the host subscribed users to, and the users' open sessions.
+  let userSubscriptions = UserSubscriptions()
   /// Milliseconds since 1970; injectable so tests control time.
   var clock: () -> UInt64
 

@@ -36,7 +36,7 @@ struct ProtocolSettings {
 /// cannot serve with an `error` that names the problem; ends sessions with `disconnect` and the
 /// matching close code. Requests are answered in the encoding they came in; the session's own
 /// messages use the encoding of its `connect`. Loop-thread only.
-final class ProtocolSession: WebSocketApplication, ChannelSubscriber {
+final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSession {
   enum State: Equatable {
     case awaitingConnect
     case connected
@@ -56,6 +56,9 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber {
   private(set) var subscriptions: Set<String> = []
   /// The open WebSocket session, for deliveries that arrive between requests.
   private weak var socket: WebSocketSession?
+  /// The user this session connected as, if identified (kept for the end, when the socket may be
+  /// gone).
+  private var identityUser: String?
   /// Messages held back while the client's socket is behind, oldest first.
   private var held: [Publication] = []
   private var heldHead = 0
@@ -111,6 +114,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber {
   func sessionEnded(_ session: WebSocketSession, _ ending: WebSocketSession.Ending) {
     state = .ended
     batch = []
+    if let user = identityUser { router?.userSubscriptions.ended(self, as: user) }
     for channel in subscriptions { router?.unsubscribe(channel, self) }
     subscriptions = []
     held = []
@@ -296,6 +300,40 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber {
     for publication in result.replay { write(publication, to: session) }
   }
 
+  func serverSubscribe(_ channel: String) {
+    guard let socket, state == .connected, let router, !subscriptions.contains(channel) else { return }
+    guard subscriptions.count < settings.maxSubscriptions else {
+      return send(
+        ProtocolSession.error(
+          ProtocolFault(.limitExceeded, "a server-side subscription to \(channel) is over the session's limit")),
+        to: socket, as: encoding)
+    }
+    do throws(RealtimeError) {
+      let result = try router.subscribe(channel, self, since: nil)
+      subscriptions.insert(channel)
+      var reply = Envelope(.subscribed)
+      reply.channel = channel
+      reply.epoch = result.epoch
+      reply.offset = result.offset
+      if let user = socket.identity?.user { reply.unread = try? router.unread(channel: channel, user: user) }
+      send(reply, to: socket, as: encoding)
+    } catch {
+      send(ProtocolSession.error(ProtocolFault(ProtocolErrorCode(error.code), error.message)), to: socket, as: encoding)
+    }
+  }
+
+  func serverUnsubscribe(_ channel: String) {
+    guard let socket, state == .connected, subscriptions.contains(channel) else { return }
+    subscriptions.remove(channel)
+    router?.unsubscribe(channel, self)
+    held = held[heldHead...].filter { $0.channel != channel }
+    heldHead = 0
+    dropped[channel] = nil
+    var reply = Envelope(.unsubscribed)
+    reply.channel = channel
+    send(reply, to: socket, as: encoding)
+  }
+
   /// A member's receipt, from the router: written like any other frame to this client.
   func deliverEvent(_ event: ChannelEvent) {
     guard let socket, state == .connected else { return }
@@ -425,6 +463,10 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber {
     reply.maxMessageBytes = UInt64(settings.maxMessageBytes)
     if batching { reply.batch = true }
     send(reply, to: session, as: encoding)
+    if let user = session.identity?.user, let router {
+      identityUser = user
+      router.userSubscriptions.connected(self, as: user)
+    }
   }
 
   /// Refuses a `connect` for good: the error, then `disconnect` without reconnect.

@@ -406,3 +406,45 @@ extension Harness: @unchecked Sendable {}
     #expect(try core.unread(channel: "room", user: "ada") == 2)
   }
 }
+
+/// Server-side subscriptions: the host subscribes a user, and every session of that user follows.
+@Suite struct ServerSideSubscriptionTests {
+  @Test func everySessionOfTheUserIsSubscribedNowAndLater() throws {
+    let core = try Core(config: CoreConfig(databasePath: nil, durability: .off))
+    try core.start()
+    defer { try? core.close() }
+    try core.configure(namespace: "user", NamespaceOptions(persistent: false, publish: .server))
+    let hook: AuthHook = { request in .allow(request.token.flatMap { Identity(user: $0, device: "d") }) }
+    let (ada, bob) = try core.perform { engine in
+      (Harness(authenticate: hook, router: engine.router), Harness(authenticate: hook, router: engine.router))
+    }
+    try core.perform { _ in
+      ada.send(#"{"type":"connect","token":"ada"}"#)
+      bob.send(#"{"type":"connect","token":"bob"}"#)
+      _ = try? ada.replies()
+      _ = try? bob.replies()
+    }
+    try core.subscribeUser("ada", to: "user:ada")
+    _ = try core.publish(channel: "user:ada", data: Array("1".utf8), dataIsJSON: true)
+    // A second session of ada, connecting later, gets the subscription too.
+    let later = try core.perform { engine in Harness(authenticate: hook, router: engine.router) }
+    try core.perform { _ in later.send(#"{"type":"connect","token":"ada"}"#) }
+    _ = try core.publish(channel: "user:ada", data: Array("2".utf8), dataIsJSON: true)
+    try core.unsubscribeUser("ada", from: "user:ada")
+    _ = try core.publish(channel: "user:ada", data: Array("3".utf8), dataIsJSON: true)
+    let (adaSaw, laterSaw, bobSaw) = try core.perform { _ in
+      (
+        ((try? ada.replies()) ?? []).compactMap(\.envelope), ((try? later.replies()) ?? []).compactMap(\.envelope),
+        ((try? bob.replies()) ?? []).compactMap(\.envelope)
+      )
+    }
+    #expect(adaSaw.map(\.type) == [.subscribed, .message, .message, .unsubscribed])
+    #expect(adaSaw.first?.id == nil && adaSaw.first?.channel == "user:ada")
+    #expect(adaSaw.filter { $0.type == .message }.map(\.offset) == [1, 2])
+    #expect(laterSaw.map(\.type) == [.connected, .subscribed, .message, .unsubscribed])
+    #expect(laterSaw.first { $0.type == .subscribed }?.unread == 1)
+    #expect(bobSaw.isEmpty, "other users are not touched")
+    #expect(throws: RealtimeError.self) { try core.subscribeUser("", to: "x") }
+    #expect(throws: RealtimeError.self) { try core.subscribeUser("ada", to: "nope:x") }
+  }
+}
