@@ -989,3 +989,120 @@ def test_a_client_that_does_not_ask_for_batches_gets_one_message_per_frame(serve
     frames = run(main())
     assert all(isinstance(frame, dict) and frame["type"] == "message" for frame in frames)
     assert [frame["offset"] for frame in frames] == list(range(1, 51))
+
+
+# --- Slow consumers over a real socket ------------------------------------------------------------
+
+
+def read_text_frames(sock, stop):
+    """Reads server frames from a raw socket until `stop(messages, close_code)` says so or the
+    server closes; returns the text messages (decoded JSON) and the close code (or None)."""
+    import struct
+    buf = bytearray()
+    messages = []
+    while True:
+        while len(buf) >= 2:
+            n = buf[1] & 0x7F
+            offset = 2
+            if n == 126:
+                if len(buf) < 4:
+                    break
+                n, offset = struct.unpack(">H", buf[2:4])[0], 4
+            elif n == 127:
+                if len(buf) < 10:
+                    break
+                n, offset = struct.unpack(">Q", buf[2:10])[0], 10
+            if len(buf) < offset + n:
+                break
+            opcode, payload = buf[0] & 0x0F, bytes(buf[offset:offset + n])
+            del buf[:offset + n]
+            if opcode == 0x8:
+                return messages, struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else None
+            if opcode == 0x1:
+                messages.append(json.loads(payload))
+                if stop(messages):
+                    return messages, None
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            return messages, None
+        buf += chunk
+
+
+def slow_subscriber(port, channel):
+    """A raw-socket client with a small receive window that connects, subscribes and then stops
+    reading."""
+    import socket as sockets
+    from test_websocket_server import frame, read_http_status, upgrade_request
+    sock = sockets.socket(sockets.AF_INET, sockets.SOCK_STREAM)
+    sock.setsockopt(sockets.SOL_SOCKET, sockets.SO_RCVBUF, 4096)
+    sock.settimeout(30)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(upgrade_request())
+    status, rest = read_http_status(sock)
+    assert status == 101
+    assert rest.endswith(b"\r\n\r\n"), "no frames before the subscription"
+    sock.sendall(frame(0x1, json.dumps({"type": "connect"}).encode()))
+    sock.sendall(frame(0x1, json.dumps({"type": "subscribe", "id": 1, "channel": channel}).encode()))
+    replies, _ = read_text_frames(sock, lambda m: len(m) == 2)
+    assert [r["type"] for r in replies] == ["connected", "subscribed"], replies
+    return sock
+
+
+@pytest.fixture(scope="module")
+def slow_server(tmp_path_factory):
+    # The fixture's 1 s idle timeout would close the silent subscriber before the flood is over.
+    with running_server(tmp_path_factory.mktemp("slow"), "--max-write-queue-bytes", str(4 << 20),
+                        "--idle-timeout-ms", "60000",
+                        "--namespace", "slow=memory,history=10",
+                        "--namespace", "drop=memory,history=10,slow=drop-oldest") as server:
+        yield server
+
+
+def flood(url, channel, count, size):
+    """Publishes `count` messages of about `size` bytes and waits for every ack."""
+    async def main():
+        async with Session(url) as pub:
+            padding = "x" * size
+            for i in range(1, count + 1):
+                await pub.send("publish", id=i, channel=channel, data={"i": i, "p": padding})
+            for _ in range(count):
+                reply = await pub.recv()
+                assert reply["type"] == "ack", reply
+    run(main(), timeout=120)
+
+
+def test_a_slow_consumer_is_disconnected_with_4005_after_what_it_was_sent(slow_server):
+    channel = "slow:" + fresh()
+    sock = slow_subscriber(slow_server.port, channel)
+    flood(slow_server.url, channel, 3000, 4000)
+    messages, code = read_text_frames(sock, lambda m: False)
+    sock.close()
+    assert code == 4005
+    delivered = [m for m in messages if m["type"] == "message"]
+    assert delivered, "some messages reached it before the disconnect"
+    assert [m["offset"] for m in delivered] == list(range(1, len(delivered) + 1)), "no gap before the end"
+    assert len(delivered) < 3000
+    assert messages[-1]["type"] == "disconnect" and messages[-1]["code"] == 4005
+    assert messages[-1]["reconnect"] is True
+
+
+def test_a_slow_consumer_of_a_drop_oldest_channel_is_told_of_the_gap(slow_server):
+    channel = "drop:" + fresh()
+    sock = slow_subscriber(slow_server.port, channel)
+    flood(slow_server.url, channel, 3000, 4000)
+    messages, code = read_text_frames(sock, lambda m: m and m[-1].get("offset") == 3000)
+    sock.close()
+    assert code is None, "the session stays open"
+    assert messages[-1]["type"] == "message" and messages[-1]["offset"] == 3000
+    gaps = [m for m in messages if m["type"] == "gap"]
+    assert gaps, "messages were dropped and the client was told"
+    # Every offset is either delivered or inside a reported gap, in order, never both.
+    expected = 1
+    for m in messages:
+        if m["type"] == "gap":
+            assert m["after"] == expected - 1 and m["before"] > m["after"] + 1, m
+            expected = m["before"]
+        else:
+            assert m["type"] == "message" and m["offset"] == expected, (m.get("type"), m.get("offset"), expected)
+            expected += 1
+    assert expected == 3001

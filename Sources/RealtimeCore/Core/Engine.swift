@@ -215,10 +215,12 @@ final class Engine: @unchecked Sendable {
   func protocolSession(for config: ListenConfig, pings: Bool) -> ProtocolSession {
     let id = nextSessionID
     nextSessionID += 1
-    let settings = ProtocolSettings(
+    var settings = ProtocolSettings(
       limits: config.session.envelope, connectTimeoutMs: config.connectTimeoutMs,
       pingIntervalMs: pings ? max(config.idleTimeoutMs / 2, 1) : nil, maxMessageBytes: config.session.maxMessageBytes,
       authenticate: config.session.authenticate)
+    // Hold messages back well before the transport's own limit closes the client with 1008.
+    settings.holdAboveBytes = min(settings.holdAboveBytes, config.maxWriteQueueBytes / 4)
     return ProtocolSession(
       id: id, settings: settings, router: router,
       requestFlush: { [unowned self] session in self.batchedSessions.append(session) }
