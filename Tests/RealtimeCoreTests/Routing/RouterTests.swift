@@ -141,6 +141,30 @@ import Testing
     #expect(recent.recovered == true)
   }
 
+  @Test func storedHistoryIsTrimmedByAgeKeepingTheNewest() throws {
+    let dir = try TempDir()
+    let core = try running(dir.file("age.db"), durability: .normal)
+    defer { try? core.close() }
+    try core.configure(namespace: "aged", NamespaceOptions(historySize: 1000, historyAgeMs: 60_000))
+    final class Clock: @unchecked Sendable { var now: UInt64 = 1_000_000 }
+    let clock = Clock()
+    try core.perform { engine in engine.router.clock = { clock.now } }
+    for n in 1...100 { _ = try core.publish(channel: "aged:x", data: data(n), dataIsJSON: true) }
+    // Two minutes later: the first 100 are past the one-minute age when the next trim runs
+    // (every 64 publishes), except what a later trim must keep.
+    try core.perform { _ in clock.now += 120_000 }
+    for n in 101...128 { _ = try core.publish(channel: "aged:x", data: data(n), dataIsJSON: true) }
+    try core.sync()
+    let stored = try core.read(stream: "#aged:x", after: 0, limit: 1000)
+    #expect(stored.first?.seq == 101 && stored.last?.seq == 128, "\(stored.first?.seq ?? 0)...\(stored.last?.seq ?? 0)")
+    #expect(stored.allSatisfy { $0.payload.count > 0 })
+    // Much later: the next trim removes the second batch too, and offsets continue from the last.
+    try core.perform { _ in clock.now += 10_000_000 }
+    for n in 129...192 { _ = try core.publish(channel: "aged:x", data: data(n), dataIsJSON: true) }
+    try core.sync()
+    #expect(try core.read(stream: "#aged:x", after: 0, limit: 1000).map(\.seq) == Array(129...192))
+  }
+
   /// Random publishers, subscribers that leave and come back with their position, on in-memory
   /// and persistent channels: every subscriber sees each channel's offsets in order with no gap
   /// and no duplicate, recovering from history (or refetching it when recovery is refused). A
