@@ -86,7 +86,7 @@ final class Channel {
   /// Hands an event to every subscriber but the one it came from.
   func broadcast(_ event: ChannelEvent) {
     let now = subscribers
-    for subscriber in now where subscriber !== event.origin { subscriber.deliverEvent(event) }
+    for subscriber in now where ObjectIdentifier(subscriber) != event.origin { subscriber.deliverEvent(event) }
   }
 
   /// Keeps `publication` (the newest) in the recent ring.

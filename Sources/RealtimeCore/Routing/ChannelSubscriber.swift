@@ -14,13 +14,14 @@ extension ChannelSubscriber {
 /// Loop-thread only.
 final class ChannelEvent {
   let envelope: Envelope
-  /// The subscriber the event came from, which does not get it back.
-  weak var origin: AnyObject?
+  /// The subscriber the event came from, which does not get it back (an identity, not a
+  /// reference: a weak one would slow every retain of the subscriber).
+  let origin: ObjectIdentifier?
   private var frames: [OutboundBytes?] = [nil, nil]
 
   init(_ envelope: Envelope, origin: AnyObject?) {
     self.envelope = envelope
-    self.origin = origin
+    self.origin = origin.map(ObjectIdentifier.init)
   }
 
   func frame(_ encoding: EnvelopeEncoding) -> OutboundBytes {

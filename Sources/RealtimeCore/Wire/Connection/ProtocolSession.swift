@@ -54,8 +54,11 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
   private let router: Router?
   /// The channels this session is subscribed to.
   private(set) var subscriptions: Set<String> = []
-  /// The open WebSocket session, for deliveries that arrive between requests.
-  private weak var socket: WebSocketSession?
+  /// The open WebSocket session, for deliveries that arrive between requests; nil once it ended.
+  /// Strong, and cleared at the end, instead of weak: a weak reference gives the session a side
+  /// table, and then every retain and release of it takes the slow path — on the fan-out path,
+  /// once per delivery.
+  private var socket: WebSocketSession?
   /// The user this session connected as, if identified (kept for the end, when the socket may be
   /// gone).
   private var identityUser: String?
@@ -84,8 +87,10 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
 
   func sessionOpened(_ session: WebSocketSession) {
     socket = session
-    connectTimer = schedule(settings.connectTimeoutMs) { [weak self, weak session] in
-      guard let self, let session, self.state == .awaitingConnect else { return }
+    // The timer holds the session until it fires or is cancelled (at the latest when the
+    // session ends), so no weak reference is needed.
+    connectTimer = schedule(settings.connectTimeoutMs) { [self] in
+      guard let session = self.socket, self.state == .awaitingConnect else { return }
       self.disconnect(
         session, DisconnectCode.connectTimeout,
         reason: "no connect message within \(self.settings.connectTimeoutMs) ms", reconnect: true)
@@ -113,6 +118,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
 
   func sessionEnded(_ session: WebSocketSession, _ ending: WebSocketSession.Ending) {
     state = .ended
+    socket = nil
     batch = []
     if let user = identityUser { router?.userSubscriptions.ended(self, as: user) }
     for channel in subscriptions { router?.unsubscribe(channel, self) }
@@ -392,8 +398,9 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
     let id = request.id
     router.publish(
       channel: channel, data: Array(data), dataIsJSON: request.dataIsJSON, idempotencyKey: request.idempotencyKey
-    ) { [weak self, weak session] result in
-      guard let self, let session else { return }
+    ) { [self] result in
+      // The session may have ended while the commit was under way.
+      guard let session = self.socket else { return }
       switch result {
       case .success(let published):
         var ack = Envelope(.ack, id: id)
