@@ -59,7 +59,11 @@ final class WebSocketSession {
   var identity: Identity?
   private(set) var ending: Ending?
   private let config: SessionConfig
-  private unowned let transport: SessionTransport
+  /// The transport owns this session. `unowned(unsafe)`, without the checked reference's cost on
+  /// every write: every path to it first checks the phase, and the transport ends the session
+  /// (`transportClosed`, or `end` before `finish`) before it goes away, so a closed session never
+  /// reaches it.
+  private unowned(unsafe) let transport: SessionTransport
   /// The request head parser; dropped (with its buffer) once the handshake is over.
   private var http: HTTPHeadParser?
   private var frames: FrameParser
@@ -130,7 +134,7 @@ final class WebSocketSession {
   }
 
   /// Bytes written to the peer and not yet taken by its socket.
-  var backlogBytes: Int { transport.backlogBytes }
+  var backlogBytes: Int { phase == .closed ? 0 : transport.backlogBytes }
 
   /// The transport drained its backlog: the application may send what it held back.
   func transportDrained() {
