@@ -55,6 +55,9 @@ final class HostConnection: SessionTransport {
     timer?.cancel()
     timer = nil
     ended()
+    // A session still closing (the core is shutting down and the peer never answered) ends here:
+    // nothing more can reach it, and ending it lets its protocol session go.
+    session?.transportClosed()
   }
 
   /// The host is closing its socket: no callback follows.
