@@ -73,8 +73,8 @@ start_server() {
   : >"$SERVER_LOG"
   case "$1" in
     realtimecore)
-      # --log-level info: at warn the server does not print its "listening on" line, and with
-      # --port 0 that line is the only way to learn the port.
+      # --log-level info, as the figures in docs/benchmarks.md were measured (the "listening on"
+      # line, the only way to learn a --port 0 server's port, is printed at every level).
       "$RT_SERVER" --port 0 --in-memory --log-level info --idle-timeout-ms 600000 --web-root "" \
         >"$SERVER_LOG" 2>&1 &
       SERVER_PID=$! ;;
