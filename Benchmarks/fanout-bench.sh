@@ -41,39 +41,11 @@ RUN_TIMEOUT_S="${RUN_TIMEOUT_S:-120}"
 DRAIN_MS="${DRAIN_MS:-3000}"
 NODE_WS_DIR="${NODE_WS_DIR:-/usr/share/nodejs/ws}"
 
-SERVER_PID=""
-LOAD_PID=""
-SERVER_LOG="$(mktemp /tmp/fanout-bench-server.XXXXXX)"
+BENCH_NAME=fanout-bench
 NATS_CONF="$(mktemp /tmp/fanout-bench-nats.XXXXXX)"
-cleanup() {
-  if [[ -n "$LOAD_PID" ]]; then kill "$LOAD_PID" 2>/dev/null || true; wait "$LOAD_PID" 2>/dev/null || true; LOAD_PID=""; fi
-  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$SERVER_PID" 2>/dev/null || true
-  fi
-  SERVER_PID=""
-}
-trap 'cleanup; rm -f "$SERVER_LOG" "$NATS_CONF"' EXIT
-trap 'exit 130' INT TERM
-
-log() { echo "fanout-bench: $*" >&2; }
-
-# --- build ---------------------------------------------------------------------------------
-command -v node >/dev/null || { log "node is missing (apt-get install -y nodejs node-ws)"; exit 1; }
-if [[ ! -d "$NODE_WS_DIR" ]]; then
-  log "node-ws missing at $NODE_WS_DIR; installing"
-  apt-get install -y node-ws >/dev/null
-fi
-log "building realtime-server (release)"
-(cd "$ROOT" && timeout 1800 swift build -c release --product realtime-server >&2)
-log "building rt-load (release)"
-(cd "$BENCH" && timeout 1800 swift build -c release --product rt-load >&2)
-RT_LOAD="$BENCH/.build/release/rt-load"
-RT_SERVER="$ROOT/.build/release/realtime-server"
-
-# Servers and rt-load get the hard descriptor limit as their soft one.
-ulimit -n "$(ulimit -Hn)"
+EXTRA_TEMP_FILES="$NATS_CONF"
+# shellcheck source=bench-common.sh
+source "$BENCH/bench-common.sh"
 
 if "$RT_SERVER" --help 2>&1 | grep -q -- '--namespace'; then
   SERVERS="${SERVERS/realtimecore/realtimecore realtimecore-memory}"
