@@ -24,8 +24,9 @@ final class Channel {
   private var recentStart = 0
   let recentCapacity: Int
 
-  /// Publishes waiting for their commit, oldest first, each with who waits for it.
-  var pending: [(publication: Publication, waiters: [PublishCompletion])] = []
+  /// Publishes waiting for their commit, oldest first, each with who waits for it and its
+  /// idempotency key (marked committed, or forgotten, when the outcome comes).
+  var pending: [(publication: Publication, waiters: [PublishCompletion], key: String?)] = []
   var pendingHead = 0
 
   struct RememberedKey {

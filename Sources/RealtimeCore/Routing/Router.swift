@@ -177,7 +177,7 @@ final class Router {
     let publication = Publication(
       channel: name, epoch: channel.epoch, offset: offset, time: now, data: data, dataIsJSON: dataIsJSON,
       slowConsumer: channel.options.slowConsumer)
-    channel.pending.append((publication, [completion]))
+    channel.pending.append((publication, [completion], idempotencyKey))
     channel.lastAssigned = offset
     if let key = idempotencyKey {
       channel.keys[key] = Channel.RememberedKey(offset: offset, time: now, committed: false)
@@ -201,7 +201,7 @@ final class Router {
       sink(.error, "channel \(channel.name): commit outcome for offset \(offset) out of order; ignored")
       return
     }
-    let (publication, waiters) = channel.pending[channel.pendingHead]
+    let (publication, waiters, key) = channel.pending[channel.pendingHead]
     channel.pending[channel.pendingHead].waiters = []
     channel.pendingHead += 1
     if channel.pendingHead == channel.pending.count {
@@ -211,9 +211,7 @@ final class Router {
     switch result {
     case .success(let seq) where seq == offset:
       channel.deliver(publication)
-      for key in channel.keys.keys where channel.keys[key]?.offset == offset {
-        channel.keys[key]?.committed = true
-      }
+      if let key, channel.keys[key]?.offset == offset { channel.keys[key]?.committed = true }
       let answer = PublishResult(epoch: channel.epoch, offset: offset, duplicate: false)
       for waiter in waiters { waiter(.success(answer)) }
       trimIfDue(channel)
@@ -223,7 +221,7 @@ final class Router {
       for waiter in waiters { waiter(.failure(error)) }
     case .failure(let error):
       channel.needsResync = true
-      for (key, entry) in channel.keys where entry.offset == offset && !entry.committed { channel.keys[key] = nil }
+      if let key, channel.keys[key]?.offset == offset, channel.keys[key]?.committed == false { channel.keys[key] = nil }
       for waiter in waiters { waiter(.failure(error)) }
     }
   }
