@@ -65,6 +65,8 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
   /// Messages held back while the client's socket is behind, oldest first.
   private var held: [Publication] = []
   private var heldHead = 0
+  /// How many of the held messages are a recovery's replay, which the hold limit does not count.
+  private var heldReplays = 0
   /// Per channel, the offsets dropped (policy `dropOldest`) and not yet reported with `gap`.
   private var dropped: [String: ClosedRange<UInt64>] = [:]
   /// The client takes several messages per frame (it asked in `connect`).
@@ -125,6 +127,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
     subscriptions = []
     held = []
     heldHead = 0
+    heldReplays = 0
     connectTimer?.cancel()
     connectTimer = nil
   }
@@ -242,17 +245,19 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
   /// channel's policy decides: drop that channel's oldest held message (reported as a gap), or
   /// end the session so the client recovers from history.
   private func hold(_ publication: Publication, _ socket: WebSocketSession) {
-    if held.count - heldHead >= settings.maxHeldMessages {
+    if held.count - heldHead - heldReplays >= settings.maxHeldMessages {
       switch publication.slowConsumer {
       case .disconnect:
         held = []
         heldHead = 0
+        heldReplays = 0
         return disconnect(
           socket, DisconnectCode.slowConsumer,
           reason: "slow consumer: resubscribe with the last offsets seen to recover", reconnect: true)
       case .dropOldest:
         let index =
           held[heldHead...].firstIndex { $0.channel == publication.channel } ?? heldHead
+        if index < heldHead + heldReplays { heldReplays -= 1 }
         let victim = held.remove(at: index)
         if let range = dropped[victim.channel] {
           dropped[victim.channel] = min(range.lowerBound, victim.offset)...max(range.upperBound, victim.offset)
@@ -264,10 +269,21 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
     held.append(publication)
   }
 
+  /// Drops what is held back for `channel` and its unreported gap (after an unsubscribe).
+  private func forgetHeld(of channel: String) {
+    let pending = held[heldHead...]
+    heldReplays = pending.prefix(heldReplays).filter { $0.channel != channel }.count
+    held = pending.filter { $0.channel != channel }
+    heldHead = 0
+    dropped[channel] = nil
+  }
+
   func sessionDrained(_ session: WebSocketSession) {
     while heldHead < held.count && session.backlogBytes <= settings.holdAboveBytes && session.phase == .open {
       let publication = held[heldHead]
       heldHead += 1
+      // Replayed messages sit at the front of the queue, before every live one held after them.
+      if heldReplays > 0 { heldReplays -= 1 }
       write(publication, to: session)
     }
     if heldHead == held.count {
@@ -304,7 +320,17 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
     if let identity = session.identity { reply.unread = try? router.unread(channel: channel, user: identity.user) }
     send(reply, to: session, as: encoding)
     // Nothing can be published between these writes: the loop runs one thing at a time.
-    for publication in result.replay { write(publication, to: session) }
+    // A recovery can be long (up to the router's limit): it obeys the socket's backlog like live
+    // messages do, but is not cut by the hold queue's limit, or a client recovering a long gap
+    // would be disconnected, reconnect to recover the same gap, and never get through.
+    for publication in result.replay {
+      if heldHead == held.count && session.backlogBytes <= settings.holdAboveBytes {
+        write(publication, to: session)
+      } else {
+        held.append(publication)
+        heldReplays += 1
+      }
+    }
   }
 
   func serverSubscribe(_ channel: String) {
@@ -333,9 +359,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
     guard let socket, state == .connected, subscriptions.contains(channel) else { return }
     subscriptions.remove(channel)
     router?.unsubscribe(channel, self)
-    held = held[heldHead...].filter { $0.channel != channel }
-    heldHead = 0
-    dropped[channel] = nil
+    forgetHeld(of: channel)
     var reply = Envelope(.unsubscribed)
     reply.channel = channel
     send(reply, to: socket, as: encoding)
@@ -375,9 +399,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
     if subscriptions.remove(channel) != nil {
       router.unsubscribe(channel, self)
       // Nothing of the channel may follow `unsubscribed`.
-      held = held[heldHead...].filter { $0.channel != channel }
-      heldHead = 0
-      dropped[channel] = nil
+      forgetHeld(of: channel)
     }
     var reply = Envelope(.unsubscribed, id: request.id)
     reply.channel = channel

@@ -59,11 +59,10 @@ final class WebSocketSession {
   var identity: Identity?
   private(set) var ending: Ending?
   private let config: SessionConfig
-  /// The transport owns this session. `unowned(unsafe)`, without the checked reference's cost on
-  /// every write: every path to it first checks the phase, and the transport ends the session
-  /// (`transportClosed`, or `end` before `finish`) before it goes away, so a closed session never
-  /// reaches it.
-  private unowned(unsafe) let transport: SessionTransport
+  /// The transport owns this session and ends it (`transportClosed`, or `end` before `finish`)
+  /// before it goes away; every path to it checks the phase first. Checked `unowned`: were that
+  /// ever broken, the process stops at the access instead of writing through freed memory.
+  private unowned let transport: SessionTransport
   /// The request head parser; dropped (with its buffer) once the handshake is over.
   private var http: HTTPHeadParser?
   private var frames: FrameParser

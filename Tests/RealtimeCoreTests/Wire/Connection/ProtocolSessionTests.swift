@@ -227,6 +227,35 @@ extension Harness: @unchecked Sendable {}
     #expect(try drain(core, h).compactMap(\.envelope?.offset) == [1, 2, 3])
   }
 
+  /// A recovery obeys the socket's backlog like live messages (it used to be written at once,
+  /// however long, and a long one closed the client with 1008), but is not cut by the hold
+  /// queue's limit: a client recovering a gap longer than the queue must not be disconnected, or
+  /// it would reconnect to recover the same gap, forever.
+  @Test func aLongRecoveryIsHeldBackWithoutTrippingTheLimit() throws {
+    // The first harness stays alive: its session is subscribed and its transport must outlive it.
+    let (core, first) = try harness(.disconnect)
+    defer {
+      try? core.close()
+      withExtendedLifetime(first) {}
+    }
+    let epoch = try core.history(channel: "t:x").epoch
+    try publish(core, 50)
+    let late = try core.perform { engine in Harness(router: engine.router, maxHeld: 3) }
+    try core.perform { _ in
+      late.send(#"{"type":"connect"}"#)
+      _ = try? late.replies()
+      late.transport.backlogBytes = 1 << 20
+      late.send(#"{"type":"subscribe","channel":"t:x","epoch":"\#(epoch)","offset":0}"#)
+    }
+    _ = try core.publish(channel: "t:x", data: Array("51".utf8), dataIsJSON: true)
+    let whileBehind = try core.perform { _ in ((try? late.replies()) ?? []).compactMap(\.envelope) }
+    #expect(whileBehind.map(\.type) == [.subscribed], "the replay waits for the socket to drain")
+    #expect(whileBehind.first?.recovered == true)
+    let messages = try drain(core, late).compactMap(\.envelope)
+    #expect(messages.map(\.type).allSatisfy { $0 == .message })
+    #expect(messages.map(\.offset) == (1...51).map { Optional(UInt64($0)) })
+  }
+
   @Test func theDisconnectPolicyEndsTheSessionWith4005() throws {
     let (core, h) = try harness(.disconnect)
     defer { try? core.close() }
