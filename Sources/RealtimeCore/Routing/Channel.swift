@@ -114,6 +114,9 @@ final class Channel {
   /// Drops messages older than `cutoff` (ms since 1970) from the front of the ring, always
   /// keeping the newest.
   func dropRecent(olderThan cutoff: UInt64) {
+    // Runs on every publish of an age-limited channel: when the oldest is young enough there is
+    // nothing to drop, and the ring is left as it is (putting it in order copies all of it).
+    guard recent.count > 1, recent[recentStart].time < cutoff else { return }
     var messages = recentMessages
     while messages.count > 1, let first = messages.first, first.time < cutoff {
       messages = messages.dropFirst()
