@@ -91,7 +91,7 @@ extension Runner {
       opened(client)
     } else if client.subscribePending {
       subscribeAccepted(client, offset: nil)
-    } else if client.isPublisher && command.acks && fan.unacked > 0 {
+    } else if client.isPublisher && fan.acks && fan.unacked > 0 {
       // PONGs come in the order of the PINGs, one after each PUB: the oldest un-acked publish.
       let id = fan.acked + fan.errors + 1
       if id <= fan.sent && fan.sendTimes[id] != 0 {
@@ -120,7 +120,7 @@ extension Runner {
   }
 
   func natsMessage(_ client: Client, _ p: UnsafeBufferPointer<UInt8>, _ data: Range<Int>, wireBytes: Int) {
-    guard command.scenario == .subscribe, client.subscribed, !data.isEmpty, p[data.lowerBound] == UInt8(ascii: "{")
+    guard scenario == .subscribe, client.subscribed, !data.isEmpty, p[data.lowerBound] == UInt8(ascii: "{")
     else {
       if client.subscribed { fan.unparsable += 1 } else { serverDataFrames += 1 }
       return

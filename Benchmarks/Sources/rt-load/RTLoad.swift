@@ -62,6 +62,12 @@ struct RTLoad: ParsableCommand {
       discussion: "Text frames are then a message object or an array of them; both are read either way."))
   var batch = false
 
+  @Flag(
+    help: ArgumentHelp(
+      "Subscribers speak the protocol's binary encoding (binary frames) instead of JSON; the publisher stays JSON.",
+      discussion: "Scenario subscribe with --protocol rt: connect, subscribe and every delivery are binary messages."))
+  var binary = false
+
   @Option(
     help: ArgumentHelp(
       "rt: RealtimeCore's JSON protocol; nats: NATS core over WebSocket (scenarios connect and subscribe).",

@@ -47,6 +47,12 @@ final class Runner {
   }
 
   let command: RTLoad
+  /// The options read on every message, copied out of `command`: an ArgumentParser option's
+  /// getter looks up generic metadata on each call, which took a fifth of rt-load's time.
+  let scenario: Scenario
+  let isNats: Bool
+  /// --binary: subscribers use the binary encoding.
+  let binarySubscribers: Bool
   let target: Target
   let loop: UnsafeMutablePointer<uv_loop_t>
   let readBuffer = UnsafeMutableRawPointer.allocate(byteCount: 65536, alignment: 16)
@@ -98,6 +104,9 @@ final class Runner {
   init(command: RTLoad, target: Target) {
     self.command = command
     self.target = target
+    scenario = command.scenario
+    isNats = command.protocol == .nats
+    binarySubscribers = command.binary && command.protocol == .rt && command.scenario == .subscribe
     echoData = [UInt8](repeating: UInt8(ascii: "x"), count: command.payloadBytes ?? 32)
     fan = FanoutState(command: command)
     loop = UnsafeMutablePointer<uv_loop_t>.allocate(capacity: 1)
@@ -305,9 +314,13 @@ final class Runner {
     if command.connectMessage {
       client.state = .greeting
       let frame =
-        command.protocol == .nats
-        ? maskedFrame(opcode: 0x2, payload: natsConnect)
-        : maskedFrame(opcode: 0x1, payload: command.batch ? batchConnectMessage : connectMessage)
+        if command.protocol == .nats {
+          maskedFrame(opcode: 0x2, payload: natsConnect)
+        } else if binarySubscribers && !client.isPublisher {
+          maskedFrame(opcode: 0x2, payload: binaryConnectMessage(batch: command.batch))
+        } else {
+          maskedFrame(opcode: 0x1, payload: command.batch ? batchConnectMessage : connectMessage)
+        }
       client.greetingSentAt = uv_hrtime()
       send(client, frame)
     } else {
@@ -530,13 +543,15 @@ final class Runner {
 
   /// A complete text or binary message.
   func message(_ client: Client, _ payload: UnsafeBufferPointer<UInt8>) {
-    if command.protocol == .nats {
+    if isNats {
       natsData(client, payload)
+    } else if binarySubscribers && !client.isPublisher {
+      binaryMessage(client, payload)
     } else if client.state == .greeting {
       connectReply(client, Array(payload))
-    } else if command.scenario == .subscribe {
+    } else if scenario == .subscribe {
       fanoutMessage(client, payload)
-    } else if command.scenario == .echo && client.awaitingReply {
+    } else if scenario == .echo && client.awaitingReply {
       echoReply(client, Array(payload))
     } else {
       serverDataFrames += 1
@@ -652,6 +667,7 @@ final class Runner {
     var fields: [(String, String)] = [
       ("scenario", "\"\(command.scenario.rawValue)\""),
       ("protocol", "\"\(command.protocol.rawValue)\""),
+      ("subscriber_encoding", binarySubscribers ? "\"binary\"" : isNats ? "\"nats\"" : "\"json\""),
       ("url", "\"\(command.url)\""),
       ("connections_requested", "\(clients.count)"),
       ("connections_established", "\(established)"),
