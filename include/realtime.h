@@ -455,8 +455,9 @@ typedef struct rt_namespace_config {
     int publish_policy;
     /** How long an idempotency key is remembered (ms). Default 600000, at most 86400000. */
     uint64_t idempotency_window_ms;
-    /** A subscriber that cannot keep up: RT_SLOW_CONSUMER_DISCONNECT (default) or
-     *  RT_SLOW_CONSUMER_DROP_OLDEST (docs/protocol.md, "Slow consumers"). */
+    /** A subscriber that cannot keep up: RT_SLOW_CONSUMER_DISCONNECT (default),
+     *  RT_SLOW_CONSUMER_DROP_OLDEST or RT_SLOW_CONSUMER_COALESCE (docs/protocol.md, "Slow
+     *  consumers"). */
     int slow_consumer;
 } rt_namespace_config;
 
@@ -464,6 +465,10 @@ typedef struct rt_namespace_config {
 #define RT_SLOW_CONSUMER_DISCONNECT 0
 /** Slow consumers lose the channel's oldest held messages and are told with a `gap` message. */
 #define RT_SLOW_CONSUMER_DROP_OLDEST 1
+/** Slow consumers get only the newest held message per coalescing key (rt_publish_opts.coalesce_key,
+ *  the protocol's `key`), with a `gap` of reason "coalesced" for what was replaced; messages without
+ *  a key are dropped oldest first when the queue is full. */
+#define RT_SLOW_CONSUMER_COALESCE 2
 
 /** Static initialiser with every default. */
 #define RT_NAMESPACE_CONFIG_INIT {sizeof(rt_namespace_config), 0, 0, 0, 0, 0, 0}
@@ -518,10 +523,14 @@ typedef struct rt_publish_opts {
     rt_publish_fn done;
     /** Passed to done. */
     void *done_user_data;
+    /** NUL-terminated coalescing key (1 to 128 bytes), or NULL: in a namespace with
+     *  RT_SLOW_CONSUMER_COALESCE, a newer message with the same key replaces this one while it is
+     *  held for a slow subscriber. Delivered with live messages; not stored. */
+    const char *coalesce_key;
 } rt_publish_opts;
 
 /** Static initialiser with every default. */
-#define RT_PUBLISH_OPTS_INIT {sizeof(rt_publish_opts), NULL, 0, NULL, NULL}
+#define RT_PUBLISH_OPTS_INIT {sizeof(rt_publish_opts), NULL, 0, NULL, NULL, NULL}
 
 /**
  * Publishes `len` bytes of data (copied; at most 1 MiB) to `channel`. Without opts->done it waits
@@ -538,6 +547,24 @@ rt_status rt_publish(rt_core *core, const char *channel, const uint8_t *data, si
 /** A host-side subscription. */
 typedef struct rt_sub rt_sub;
 
+/** Receipt kinds. */
+#define RT_RECEIPT_DELIVERED 0
+#define RT_RECEIPT_READ 1
+
+/** A member's receipt in a channel, valid only during the callback that receives it: `user` on
+ *  `device` received (RT_RECEIPT_DELIVERED) or read (RT_RECEIPT_READ) the messages up to `offset`. */
+typedef struct rt_receipt_event {
+    /** NUL-terminated, like user and device. */
+    const char *channel;
+    const char *user;
+    const char *device;
+    uint64_t offset;
+    int kind;
+} rt_receipt_event;
+
+/** Receives receipt events of a host subscription, on the loop thread. */
+typedef void (*rt_receipt_fn)(void *user_data, const rt_receipt_event *receipt);
+
 /** Options and results of rt_subscribe. Zero fields mean defaults. */
 typedef struct rt_subscribe_opts {
     /** sizeof(rt_subscribe_opts) as the caller was compiled. */
@@ -552,10 +579,15 @@ typedef struct rt_subscribe_opts {
     /** Out: 1 recovered (everything after since was replayed), 0 not (read history instead),
      *  -1 no recovery was asked for. */
     int recovered;
+    /** Optional: called on the loop thread for every receipt that moves a member's cursor in the
+     *  channel (rt_receipt, or a client's `receipt`), until rt_unsubscribe. NULL: none. */
+    rt_receipt_fn on_receipt;
+    /** Passed to on_receipt. */
+    void *receipt_user_data;
 } rt_subscribe_opts;
 
 /** Static initialiser with every default. */
-#define RT_SUBSCRIBE_OPTS_INIT {sizeof(rt_subscribe_opts), NULL, 0, {0}, 0, 0}
+#define RT_SUBSCRIBE_OPTS_INIT {sizeof(rt_subscribe_opts), NULL, 0, {0}, 0, 0, NULL, NULL}
 
 /**
  * Subscribes the host to `channel`: `fn` runs on the loop thread for every message, in offset
@@ -598,10 +630,6 @@ typedef struct rt_history_opts {
  */
 rt_status rt_history(rt_core *core, const char *channel, rt_history_opts *opts, rt_message_fn fn,
                      void *user_data);
-
-/** Receipt kinds. */
-#define RT_RECEIPT_DELIVERED 0
-#define RT_RECEIPT_READ 1
 
 /**
  * Records that `user` on `device` (NUL-terminated, 1 to 128 bytes each) received

@@ -34,6 +34,24 @@ private func call(_ fn: rt_message_fn, _ userData: UnsafeMutableRawPointer?, _ m
   }
 }
 
+private func call(_ fn: rt_receipt_fn, _ userData: UnsafeMutableRawPointer?, _ receipt: ChannelReceipt) {
+  receipt.channel.withCString { channel in
+    receipt.user.withCString { user in
+      receipt.device.withCString { device in
+        var c = rt_receipt_event(
+          channel: channel, user: user, device: device, offset: receipt.offset,
+          kind: receipt.kind == .read ? RT_RECEIPT_READ : RT_RECEIPT_DELIVERED)
+        fn(userData, &c)
+      }
+    }
+  }
+}
+
+private struct ReceiptCallback: @unchecked Sendable {
+  let fn: rt_receipt_fn
+  let userData: UnsafeMutableRawPointer?
+}
+
 /// A host's callback and user data, called on the loop thread.
 private struct MessageCallback: @unchecked Sendable {
   let fn: rt_message_fn
@@ -81,6 +99,7 @@ private struct PublishCallback: @unchecked Sendable {
       switch c.slow_consumer {
       case RT_SLOW_CONSUMER_DISCONNECT: options.slowConsumer = .disconnect
       case RT_SLOW_CONSUMER_DROP_OLDEST: options.slowConsumer = .dropOldest
+      case RT_SLOW_CONSUMER_COALESCE: options.slowConsumer = .coalesce
       default: throw RealtimeError(.invalidArgument, "unknown slow_consumer \(c.slow_consumer)")
       }
     }
@@ -105,17 +124,21 @@ private let maxPublishBytes = 1 << 20
     }
     let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: len)) } ?? []
     var key: String?
+    var coalesceKey: String?
     var isJSON = false
     var done: PublishCallback?
     if let opts {
       try checkStructSize(opts, name: "rt_publish_opts")
       if let raw = opts.pointee.idempotency_key { key = try text(raw, "idempotency_key") }
+      if let raw = opts.pointee.coalesce_key { coalesceKey = try text(raw, "coalesce_key") }
       isJSON = opts.pointee.is_json != 0
       if let fn = opts.pointee.done { done = PublishCallback(fn: fn, userData: opts.pointee.done_user_data) }
     }
     let owner = core(handle)
     if let done {
-      try owner.publish(channel: name, data: bytes, dataIsJSON: isJSON, idempotencyKey: key) { result in
+      try owner.publish(
+        channel: name, data: bytes, dataIsJSON: isJSON, idempotencyKey: key, coalesceKey: coalesceKey
+      ) { result in
         switch result {
         case .success(let published): done.fn(done.userData, RT_OK, published.offset)
         case .failure(let error): done.fn(done.userData, error.code.rawValue, 0)
@@ -123,7 +146,8 @@ private let maxPublishBytes = 1 << 20
       }
       return
     }
-    let published = try owner.publish(channel: name, data: bytes, dataIsJSON: isJSON, idempotencyKey: key)
+    let published = try owner.publish(
+      channel: name, data: bytes, dataIsJSON: isJSON, idempotencyKey: key, coalesceKey: coalesceKey)
     offset?.pointee = published.offset
   }
 }
@@ -149,13 +173,18 @@ private final class SubHandle {
   return status(handle) { () throws(RealtimeError) in
     let name = try text(channel, "channel")
     var since: (epoch: String, offset: UInt64)?
+    var receipts: (@Sendable (ChannelReceipt) -> Void)?
     if let opts {
       try checkStructSize(opts, name: "rt_subscribe_opts")
       if let epoch = opts.pointee.since_epoch { since = (try text(epoch, "since_epoch"), opts.pointee.since_offset) }
+      if let fn = opts.pointee.on_receipt {
+        let callback = ReceiptCallback(fn: fn, userData: opts.pointee.receipt_user_data)
+        receipts = { call(callback.fn, callback.userData, $0) }
+      }
     }
     let callback = MessageCallback(fn: fn, userData: userData)
     let owner = core(handle)
-    let subscription = try owner.subscribe(channel: name, since: since) { message in
+    let subscription = try owner.subscribe(channel: name, since: since, receipts: receipts) { message in
       call(callback.fn, callback.userData, message)
     }
     if let opts {

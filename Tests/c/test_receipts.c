@@ -116,6 +116,67 @@ static void test_receipts_in_memory(void)
     CHECK_EQ_INT(rt_core_close(&core), RT_OK);
 }
 
+/* What a host subscription's on_receipt saw: up to 8 events, copied out of the callback. */
+struct receipts_seen {
+    int count;
+    char channel[8][32];
+    char user[8][32];
+    char device[8][32];
+    uint64_t offset[8];
+    int kind[8];
+};
+
+static void on_receipt(void *user_data, const rt_receipt_event *r)
+{
+    struct receipts_seen *seen = user_data;
+    int i = seen->count++;
+    if (i >= 8)
+        return;
+    snprintf(seen->channel[i], sizeof seen->channel[i], "%s", r->channel);
+    snprintf(seen->user[i], sizeof seen->user[i], "%s", r->user);
+    snprintf(seen->device[i], sizeof seen->device[i], "%s", r->device);
+    seen->offset[i] = r->offset;
+    seen->kind[i] = r->kind;
+}
+
+/* A host subscription with on_receipt gets every receipt that moves a cursor, none that does not,
+ * and none after rt_unsubscribe. rt_receipt runs the broadcast on the loop before it returns, so
+ * the events are there when it does. */
+static void test_a_host_subscription_gets_receipt_events(void)
+{
+    rt_core *core = start_core(NULL);
+    rt_sub *sub = NULL;
+    rt_subscribe_opts so = RT_SUBSCRIBE_OPTS_INIT;
+    struct receipts_seen seen;
+    if (core == NULL)
+        return;
+    memset(&seen, 0, sizeof seen);
+    so.on_receipt = on_receipt;
+    so.receipt_user_data = &seen;
+    CHECK_EQ_INT(rt_subscribe(core, "room-r", &so, on_message_ignored, NULL, &sub), RT_OK);
+    publish_one(core, "room-r");
+    publish_one(core, "room-r");
+    CHECK_EQ_INT(rt_receipt(core, "room-r", "ada", "phone", 1, RT_RECEIPT_DELIVERED), RT_OK);
+    CHECK_EQ_INT(rt_receipt(core, "room-r", "ada", "phone", 1, RT_RECEIPT_DELIVERED), RT_OK); /* no move */
+    CHECK_EQ_INT(rt_receipt(core, "room-r", "bob", "laptop", 2, RT_RECEIPT_READ), RT_OK);
+    /* Past the newest offset: refused, no event. */
+    CHECK_EQ_INT(rt_receipt(core, "room-r", "bob", "laptop", 9, RT_RECEIPT_READ), RT_EINVAL);
+    CHECK_EQ_INT(seen.count, 2);
+    if (seen.count == 2) {
+        CHECK(strcmp(seen.channel[0], "room-r") == 0);
+        CHECK(strcmp(seen.user[0], "ada") == 0 && strcmp(seen.device[0], "phone") == 0);
+        CHECK_EQ_INT(seen.offset[0], 1);
+        CHECK_EQ_INT(seen.kind[0], RT_RECEIPT_DELIVERED);
+        CHECK(strcmp(seen.user[1], "bob") == 0 && strcmp(seen.device[1], "laptop") == 0);
+        CHECK_EQ_INT(seen.offset[1], 2);
+        CHECK_EQ_INT(seen.kind[1], RT_RECEIPT_READ);
+    }
+    CHECK_EQ_INT(rt_unsubscribe(&sub), RT_OK);
+    CHECK_EQ_INT(rt_receipt(core, "room-r", "ada", "phone", 2, RT_RECEIPT_READ), RT_OK);
+    CHECK_EQ_INT(seen.count, 2);
+    CHECK_EQ_INT(rt_core_close(&core), RT_OK);
+}
+
 static void test_receipts_survive_reopen(void)
 {
     char dir[] = "/tmp/rt-c-receipts-XXXXXX";
@@ -350,6 +411,7 @@ int main(void)
 {
     RUN(test_receipts_in_memory);
     RUN(test_receipts_survive_reopen);
+    RUN(test_a_host_subscription_gets_receipt_events);
     RUN(test_cursors_of_another_epoch_count_as_nothing_read);
     RUN(test_an_evicted_in_memory_channel_counts_as_nothing_read);
     RUN(test_bad_arguments_are_refused);

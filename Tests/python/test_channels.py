@@ -1054,21 +1054,37 @@ def slow_server(tmp_path_factory):
     with running_server(tmp_path_factory.mktemp("slow"), "--max-write-queue-bytes", str(4 << 20),
                         "--idle-timeout-ms", "60000",
                         "--namespace", "slow=memory,history=10",
-                        "--namespace", "drop=memory,history=10,slow=drop-oldest") as server:
+                        "--namespace", "drop=memory,history=10,slow=drop-oldest",
+                        "--namespace", "coal=memory,history=10,slow=coalesce") as server:
         yield server
 
 
-def flood(url, channel, count, size):
-    """Publishes `count` messages of about `size` bytes and waits for every ack."""
+def flood(url, channel, count, size, key=None):
+    """Publishes `count` messages of about `size` bytes and waits for every ack; `key(i)` gives
+    message i's coalescing key."""
     async def main():
         async with Session(url) as pub:
             padding = "x" * size
             for i in range(1, count + 1):
-                await pub.send("publish", id=i, channel=channel, data={"i": i, "p": padding})
+                extra = {"key": key(i)} if key else {}
+                await pub.send("publish", id=i, channel=channel, data={"i": i, "p": padding}, **extra)
             for _ in range(count):
                 reply = await pub.recv()
                 assert reply["type"] == "ack", reply
     run(main(), timeout=120)
+
+
+def assert_every_offset_accounted_for(messages, last):
+    """Every offset 1..last is either delivered or inside a reported gap, in order, never both."""
+    expected = 1
+    for m in messages:
+        if m["type"] == "gap":
+            assert m["after"] == expected - 1 and m["before"] > m["after"] + 1, m
+            expected = m["before"]
+        else:
+            assert m["type"] == "message" and m["offset"] == expected, (m.get("type"), m.get("offset"), expected)
+            expected += 1
+    assert expected == last + 1
 
 
 def test_a_slow_consumer_is_disconnected_with_4005_after_what_it_was_sent(slow_server):
@@ -1096,13 +1112,20 @@ def test_a_slow_consumer_of_a_drop_oldest_channel_is_told_of_the_gap(slow_server
     assert messages[-1]["type"] == "message" and messages[-1]["offset"] == 3000
     gaps = [m for m in messages if m["type"] == "gap"]
     assert gaps, "messages were dropped and the client was told"
-    # Every offset is either delivered or inside a reported gap, in order, never both.
-    expected = 1
-    for m in messages:
-        if m["type"] == "gap":
-            assert m["after"] == expected - 1 and m["before"] > m["after"] + 1, m
-            expected = m["before"]
-        else:
-            assert m["type"] == "message" and m["offset"] == expected, (m.get("type"), m.get("offset"), expected)
-            expected += 1
-    assert expected == 3001
+    assert_every_offset_accounted_for(messages, 3000)
+
+
+def test_a_slow_consumer_of_a_coalesce_channel_gets_the_newest_message_per_key(slow_server):
+    channel = "coal:" + fresh()
+    sock = slow_subscriber(slow_server.port, channel)
+    flood(slow_server.url, channel, 3000, 4000, key=lambda i: "k%d" % (i % 10))
+    messages, code = read_text_frames(sock, lambda m: m and m[-1].get("offset") == 3000)
+    sock.close()
+    assert code is None, "the session stays open"
+    gaps = [m for m in messages if m["type"] == "gap"]
+    assert gaps, "messages were superseded and the client was told"
+    assert all(g["reason"] == "coalesced" for g in gaps), "ten keys fit the hold queue: nothing dropped for room"
+    delivered = [m for m in messages if m["type"] == "message"]
+    assert all(m["key"] == "k%d" % (m["offset"] % 10) for m in delivered), "each message carries its key"
+    assert [m["offset"] for m in delivered][-10:] == list(range(2991, 3001)), "the newest of every key arrives"
+    assert_every_offset_accounted_for(messages, 3000)

@@ -11,10 +11,10 @@ FIELDS = {1: "id", 2: "v", 3: "token", 4: "client", 5: "data", 6: "code", 7: "me
           9: "reconnect", 10: "retry_after_ms", 11: "session", 12: "server", 13: "ping_interval_ms",
           14: "max_message_bytes", 15: "channel", 16: "offset", 17: "epoch", 18: "recovered",
           19: "idempotency_key", 20: "before", 21: "after", 22: "limit", 23: "time", 24: "json", 25: "batch",
-          26: "status", 27: "user", 28: "device", 29: "unread"}
+          26: "status", 27: "user", 28: "device", 29: "unread", 30: "key"}
 FIELD_NUMBERS = {name: number for number, name in FIELDS.items()}
 STRINGS = {"token", "client", "message", "reason", "session", "server", "channel", "epoch", "idempotency_key",
-           "status", "user", "device"}
+           "status", "user", "device", "key"}
 BOOLEANS = {"reconnect", "recovered", "json", "batch"}
 ERROR_CODES = {1: "bad_request", 2: "unknown_type", 3: "unsupported_version", 4: "not_connected",
                5: "already_connected", 6: "unauthorized", 7: "forbidden", 8: "too_large", 9: "rate_limited",

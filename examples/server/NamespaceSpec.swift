@@ -3,7 +3,7 @@ import RealtimeCore
 
 /// A `--namespace` value: `NAME=OPTION,OPTION,...` (NAME may be empty: the default namespace).
 /// Options: `memory` or `persistent`, `history=N`, `age-ms=N`, `publish=clients|subscribers|server`,
-/// `no-client-subscribe`, `idempotency-ms=N`, `slow=disconnect|drop-oldest`.
+/// `no-client-subscribe`, `idempotency-ms=N`, `slow=disconnect|drop-oldest|coalesce`.
 struct NamespaceSpec: ExpressibleByArgument {
   let name: String
   let options: NamespaceOptions
@@ -32,6 +32,7 @@ struct NamespaceSpec: ExpressibleByArgument {
       case ("publish", "server"): options.publish = .server
       case ("slow", "disconnect"): options.slowConsumer = .disconnect
       case ("slow", "drop-oldest"): options.slowConsumer = .dropOldest
+      case ("slow", "coalesce"): options.slowConsumer = .coalesce
       default: return nil
       }
     }

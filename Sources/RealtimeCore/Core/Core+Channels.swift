@@ -19,6 +19,23 @@ public struct ChannelMessage: Sendable, Equatable {
   }
 }
 
+/// A member's receipt in a channel, as a host subscription sees it: `user` on `device` received
+/// (`delivered`) or read the channel's messages up to `offset`.
+public struct ChannelReceipt: Sendable, Equatable {
+  public let channel: String
+  public let user: String
+  public let device: String
+  public let offset: UInt64
+  public let kind: ReceiptKind
+
+  init?(_ event: Envelope) {
+    guard event.type == .receipt, let channel = event.channel, let user = event.user, let device = event.device,
+      let offset = event.offset, let kind = event.status.flatMap(ReceiptKind.init(rawValue:))
+    else { return nil }
+    (self.channel, self.user, self.device, self.offset, self.kind) = (channel, user, device, offset, kind)
+  }
+}
+
 /// Where a publish landed.
 public struct Published: Sendable, Equatable {
   public let epoch: String
@@ -46,16 +63,26 @@ public final class HostSubscription: ChannelSubscriber, @unchecked Sendable {
   /// With a starting position: whether every message after it was replayed; nil without one.
   public private(set) var recovered: Bool?
   private let handler: @Sendable (ChannelMessage) -> Void
+  private let receiptHandler: (@Sendable (ChannelReceipt) -> Void)?
   // Loop-thread state: false once unsubscribed, so no delivery already under way reaches the host.
   private var active = true
 
-  init(channel: String, handler: @escaping @Sendable (ChannelMessage) -> Void) {
+  init(
+    channel: String, receipts: (@Sendable (ChannelReceipt) -> Void)? = nil,
+    handler: @escaping @Sendable (ChannelMessage) -> Void
+  ) {
     self.channel = channel
     self.handler = handler
+    self.receiptHandler = receipts
   }
 
   func deliver(_ publication: Publication) {
     if active { handler(ChannelMessage(publication)) }
+  }
+
+  func deliverEvent(_ event: ChannelEvent) {
+    guard active, let receiptHandler, let receipt = ChannelReceipt(event.envelope) else { return }
+    receiptHandler(receipt)
   }
 
   fileprivate func begin(_ subscription: Router.Subscription) {
@@ -86,10 +113,11 @@ extension Core {
 
   /// Publishes to `channel`; `completion` runs on the loop thread once the message is delivered
   /// (after its commit, for a persistent channel) or refused. `dataIsJSON` data must be one
-  /// JSON value. Any thread, including the loop's.
+  /// JSON value. `coalesceKey` (1 to 128 bytes) lets a newer message with the same key replace
+  /// this one for a slow subscriber in a `coalesce` namespace. Any thread, including the loop's.
   public func publish(
     channel: String, data: [UInt8], dataIsJSON: Bool = false, idempotencyKey: String? = nil,
-    completion: @escaping @Sendable (Result<Published, RealtimeError>) -> Void
+    coalesceKey: String? = nil, completion: @escaping @Sendable (Result<Published, RealtimeError>) -> Void
   ) throws(RealtimeError) {
     if dataIsJSON && !JSONEnvelopeReader.isSingleValue(data[...]) {
       throw RealtimeError(.invalidArgument, "data marked as JSON is not one JSON value")
@@ -97,8 +125,13 @@ extension Core {
     if let idempotencyKey, idempotencyKey.isEmpty || idempotencyKey.utf8.count > 128 {
       throw RealtimeError(.invalidArgument, "an idempotency key is 1 to 128 bytes")
     }
+    if let coalesceKey, coalesceKey.isEmpty || coalesceKey.utf8.count > 128 {
+      throw RealtimeError(.invalidArgument, "a coalescing key is 1 to 128 bytes")
+    }
     let job: @Sendable (Engine) -> Void = { engine in
-      engine.router.publish(channel: channel, data: data, dataIsJSON: dataIsJSON, idempotencyKey: idempotencyKey) {
+      engine.router.publish(
+        channel: channel, data: data, dataIsJSON: dataIsJSON, idempotencyKey: idempotencyKey, coalesceKey: coalesceKey
+      ) {
         completion($0.map { Published(epoch: $0.epoch, offset: $0.offset, duplicate: $0.duplicate) })
       }
     }
@@ -109,13 +142,16 @@ extension Core {
 
   /// Publishes and waits for the outcome. Any thread but the loop's.
   public func publish(
-    channel: String, data: [UInt8], dataIsJSON: Bool = false, idempotencyKey: String? = nil
+    channel: String, data: [UInt8], dataIsJSON: Bool = false, idempotencyKey: String? = nil,
+    coalesceKey: String? = nil
   ) throws(RealtimeError) -> Published {
     if isOnLoopThread {
       throw RealtimeError(.state, "a waiting publish cannot be made on the loop thread; pass a completion")
     }
     let waiter = try Waiter<Result<Published, RealtimeError>>()
-    try publish(channel: channel, data: data, dataIsJSON: dataIsJSON, idempotencyKey: idempotencyKey) {
+    try publish(
+      channel: channel, data: data, dataIsJSON: dataIsJSON, idempotencyKey: idempotencyKey, coalesceKey: coalesceKey
+    ) {
       waiter.fulfill($0)
     }
     return try waiter.wait().get()
@@ -123,12 +159,14 @@ extension Core {
 
   /// Subscribes the host to `channel`: `handler` runs on the loop thread for every message. With
   /// `since`, the messages after that position are replayed first when history still has them
-  /// (`recovered`). Any thread.
+  /// (`recovered`). `receipts`, if given, runs on the loop thread for every member's receipt
+  /// that moves a cursor in the channel. Any thread.
   public func subscribe(
     channel: String, since: (epoch: String, offset: UInt64)? = nil,
+    receipts: (@Sendable (ChannelReceipt) -> Void)? = nil,
     handler: @escaping @Sendable (ChannelMessage) -> Void
   ) throws(RealtimeError) -> HostSubscription {
-    let subscription = HostSubscription(channel: channel, handler: handler)
+    let subscription = HostSubscription(channel: channel, receipts: receipts, handler: handler)
     let position = since.map { StreamPosition(epoch: $0.epoch, offset: $0.offset) }
     try onLoop { engine throws(RealtimeError) in
       let result = try engine.router.subscribe(channel, subscription, since: position)

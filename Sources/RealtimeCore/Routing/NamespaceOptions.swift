@@ -18,6 +18,11 @@ public enum SlowConsumerPolicy: Sendable, Equatable {
   /// Drop the oldest held messages of the channel and tell the client with a `gap` message
   /// before the next one it gets (it may read the gap from history). For ephemeral data.
   case dropOldest
+  /// Keep only the newest held message per coalescing key (a publish's `key`): a newer one
+  /// replaces the older, which the client learns from a `gap` with reason `coalesced` (nothing to
+  /// refetch: it was superseded). Messages without a key, or a full queue, are dropped oldest
+  /// first as with `dropOldest`. For state that only its latest value matters (cursors, progress).
+  case coalesce
 }
 
 /// The options every channel of one namespace shares.

@@ -12,6 +12,8 @@ final class Publication {
   let dataIsJSON: Bool
   /// The channel's policy for subscribers that fall behind.
   let slowConsumer: SlowConsumerPolicy
+  /// The publisher's coalescing key (live deliveries only: history does not keep it).
+  let coalesceKey: String?
   private var jsonFrame: OutboundBytes?
   private var binaryFrame: OutboundBytes?
   private var jsonBody: OutboundBytes?
@@ -19,9 +21,10 @@ final class Publication {
 
   init(
     channel: String, epoch: String, offset: UInt64, time: UInt64, data: [UInt8], dataIsJSON: Bool,
-    slowConsumer: SlowConsumerPolicy = .disconnect
+    slowConsumer: SlowConsumerPolicy = .disconnect, coalesceKey: String? = nil
   ) {
     self.slowConsumer = slowConsumer
+    self.coalesceKey = coalesceKey
     self.channel = channel
     self.epoch = epoch
     self.offset = offset
@@ -41,6 +44,8 @@ final class Publication {
     envelope.time = time
     envelope.data = data[...]
     envelope.dataIsJSON = dataIsJSON
+    // Live messages only: stored history has no key, so history answers never carry one.
+    if id == nil { envelope.key = coalesceKey }
     return envelope
   }
 

@@ -119,8 +119,9 @@ final class Router {
   /// Publishes `data` to `channel`. The completion runs once the message is delivered (for a
   /// persistent channel: committed first), or with the reason it was refused; with an
   /// idempotency key seen within the window, it reports the original offset and stores nothing.
+  /// `coalesceKey` travels with live deliveries (policy `coalesce`); it is not stored.
   func publish(
-    channel name: String, data: [UInt8], dataIsJSON: Bool, idempotencyKey: String?,
+    channel name: String, data: [UInt8], dataIsJSON: Bool, idempotencyKey: String?, coalesceKey: String? = nil,
     completion: @escaping PublishCompletion
   ) {
     let channel: Channel
@@ -153,7 +154,7 @@ final class Router {
       channel.lastAssigned += 1
       let publication = Publication(
         channel: name, epoch: channel.epoch, offset: channel.lastAssigned, time: now, data: data,
-        dataIsJSON: dataIsJSON, slowConsumer: channel.options.slowConsumer)
+        dataIsJSON: dataIsJSON, slowConsumer: channel.options.slowConsumer, coalesceKey: coalesceKey)
       if channel.options.historyAgeMs > 0 { channel.dropRecent(olderThan: now &- channel.options.historyAgeMs) }
       channel.deliver(publication)
       if let key = idempotencyKey { remember(key, offset: publication.offset, time: now, in: channel) }
@@ -176,7 +177,7 @@ final class Router {
     let offset = channel.lastAssigned + 1
     let publication = Publication(
       channel: name, epoch: channel.epoch, offset: offset, time: now, data: data, dataIsJSON: dataIsJSON,
-      slowConsumer: channel.options.slowConsumer)
+      slowConsumer: channel.options.slowConsumer, coalesceKey: coalesceKey)
     channel.pending.append((publication, [completion], idempotencyKey))
     channel.lastAssigned = offset
     if let key = idempotencyKey {

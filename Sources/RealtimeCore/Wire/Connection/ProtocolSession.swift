@@ -67,8 +67,9 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
   private var heldHead = 0
   /// How many of the held messages are a recovery's replay, which the hold limit does not count.
   private var heldReplays = 0
-  /// Per channel, the offsets dropped (policy `dropOldest`) and not yet reported with `gap`.
-  private var dropped: [String: ClosedRange<UInt64>] = [:]
+  /// Per channel, the runs of offsets dropped (policies `dropOldest`, `coalesce`) and not yet
+  /// reported with `gap`, in offset order.
+  private var dropped: [String: [DroppedRun]] = [:]
   /// The client takes several messages per frame (it asked in `connect`).
   private(set) var batching = false
   /// This turn's messages for a batching client, written as one frame when the turn ends.
@@ -192,14 +193,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
   /// batching client gets the turn's messages together at the end of the turn.
   private func write(_ publication: Publication, to socket: WebSocketSession) {
     // Checked for emptiness first: hashing the channel name on every delivery showed in profiles.
-    if !dropped.isEmpty, let missing = dropped.removeValue(forKey: publication.channel) {
-      var gap = Envelope(.gap)
-      gap.channel = publication.channel
-      gap.epoch = publication.epoch
-      gap.after = missing.lowerBound - 1
-      gap.before = missing.upperBound + 1
-      send(gap, to: socket, as: encoding)
-    }
+    if !dropped.isEmpty { reportGaps(before: publication, to: socket) }
     guard batching, let requestFlush else { return socket.sendEncoded(publication.frame(encoding)) }
     if batch.isEmpty { requestFlush(self) }
     batch.append(publication)
@@ -245,6 +239,16 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
   /// channel's policy decides: drop that channel's oldest held message (reported as a gap), or
   /// end the session so the client recovers from history.
   private func hold(_ publication: Publication, _ socket: WebSocketSession) {
+    // Coalescing: a held live message of the channel with the same key is superseded.
+    if publication.slowConsumer == .coalesce, let key = publication.coalesceKey,
+      let index = held[(heldHead + heldReplays)...].lastIndex(where: {
+        $0.coalesceKey == key && $0.channel == publication.channel
+      })
+    {
+      recordDropped(held.remove(at: index), coalesced: true)
+      held.append(publication)
+      return
+    }
     if held.count - heldHead - heldReplays >= settings.maxHeldMessages {
       switch publication.slowConsumer {
       case .disconnect:
@@ -254,19 +258,52 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
         return disconnect(
           socket, DisconnectCode.slowConsumer,
           reason: "slow consumer: resubscribe with the last offsets seen to recover", reconnect: true)
-      case .dropOldest:
+      case .dropOldest, .coalesce:
         let index =
           held[heldHead...].firstIndex { $0.channel == publication.channel } ?? heldHead
         if index < heldHead + heldReplays { heldReplays -= 1 }
-        let victim = held.remove(at: index)
-        if let range = dropped[victim.channel] {
-          dropped[victim.channel] = min(range.lowerBound, victim.offset)...max(range.upperBound, victim.offset)
-        } else {
-          dropped[victim.channel] = victim.offset...victim.offset
-        }
+        recordDropped(held.remove(at: index), coalesced: false)
       }
     }
     held.append(publication)
+  }
+
+  /// Sends a `gap` for every unreported run of dropped offsets of the publication's channel that
+  /// lies before it. A coalesced run may lie after it (a newer message replaced a later one) and
+  /// waits for the message that replaced it.
+  private func reportGaps(before publication: Publication, to socket: WebSocketSession) {
+    guard let runs = dropped[publication.channel] else { return }
+    var kept: [DroppedRun] = []
+    for run in runs {
+      guard run.offsets.upperBound < publication.offset else {
+        kept.append(run)
+        continue
+      }
+      var gap = Envelope(.gap)
+      gap.channel = publication.channel
+      gap.epoch = publication.epoch
+      gap.after = run.offsets.lowerBound - 1
+      gap.before = run.offsets.upperBound + 1
+      if run.coalesced { gap.reason = "coalesced" }
+      send(gap, to: socket, as: encoding)
+    }
+    dropped[publication.channel] = kept.isEmpty ? nil : kept
+  }
+
+  /// Records that `publication` was dropped, merging it into an adjacent run of the same kind.
+  private func recordDropped(_ publication: Publication, coalesced: Bool) {
+    var runs = dropped[publication.channel] ?? []
+    let offset = publication.offset
+    if let index = runs.firstIndex(where: {
+      $0.coalesced == coalesced && ($0.offsets.upperBound &+ 1 == offset || $0.offsets.lowerBound == offset &+ 1)
+    }) {
+      let run = runs[index].offsets
+      runs[index].offsets = min(run.lowerBound, offset)...max(run.upperBound, offset)
+    } else {
+      let at = runs.firstIndex { $0.offsets.lowerBound > offset } ?? runs.count
+      runs.insert(DroppedRun(offsets: offset...offset, coalesced: coalesced), at: at)
+    }
+    dropped[publication.channel] = runs
   }
 
   /// Drops what is held back for `channel` and its unreported gap (after an unsubscribe).
@@ -420,7 +457,8 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
     }
     let id = request.id
     router.publish(
-      channel: channel, data: Array(data), dataIsJSON: request.dataIsJSON, idempotencyKey: request.idempotencyKey
+      channel: channel, data: Array(data), dataIsJSON: request.dataIsJSON, idempotencyKey: request.idempotencyKey,
+      coalesceKey: request.key
     ) { [self] result in
       // The session may have ended while the commit was under way.
       guard let session = self.socket else { return }
@@ -532,4 +570,11 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
     envelope.message = fault.message
     return envelope
   }
+}
+
+/// A run of consecutive offsets of one channel dropped for a slow client, not yet reported.
+struct DroppedRun: Equatable {
+  var offsets: ClosedRange<UInt64>
+  /// Superseded by a newer message with the same coalescing key, rather than dropped for room.
+  var coalesced: Bool
 }

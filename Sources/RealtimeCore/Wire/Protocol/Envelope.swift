@@ -61,6 +61,9 @@ public struct Envelope: Sendable, Equatable {
   public var device: String?
   /// Messages after the newest one the user has read (`subscribed`, for identified clients).
   public var unread: UInt64?
+  /// A publish's coalescing key (`publish`, `message`): in a namespace whose slow-consumer policy
+  /// is `coalesce`, a newer message with the same key replaces an older one held for a slow client.
+  public var key: String?
 
   public init(_ type: MessageType, id: UInt64? = nil) {
     self.type = type
@@ -88,7 +91,7 @@ public struct EnvelopeLimits: Sendable, Equatable {
   public var maxChannelBytes = 255
   /// Longest `epoch`, in bytes.
   public var maxEpochBytes = 64
-  /// Longest `idempotency_key`, in bytes.
+  /// Longest `idempotency_key` and `key`, in bytes.
   public var maxIdempotencyKeyBytes = 128
 
   /// Defaults: 4 KiB tokens, 256-byte client names, depth 64.
@@ -132,6 +135,7 @@ enum EnvelopeField: UInt64, CaseIterable {
   case user = 27
   case device = 28
   case unread = 29
+  case key = 30
 
   enum Kind {
     case integer
@@ -171,6 +175,7 @@ enum EnvelopeField: UInt64, CaseIterable {
     case .user: "user"
     case .device: "device"
     case .unread: "unread"
+    case .key: "key"
     }
   }
 
@@ -180,7 +185,7 @@ enum EnvelopeField: UInt64, CaseIterable {
       .time, .unread:
       .integer
     case .token, .client, .message, .reason, .session, .server, .channel, .epoch, .idempotencyKey, .status, .user,
-      .device:
+      .device, .key:
       .string
     case .reconnect, .recovered, .json, .batch: .bool
     case .data: .data
@@ -199,7 +204,7 @@ enum EnvelopeField: UInt64, CaseIterable {
     case .client: limits.maxClientBytes
     case .channel: limits.maxChannelBytes
     case .epoch: limits.maxEpochBytes
-    case .idempotencyKey: limits.maxIdempotencyKeyBytes
+    case .idempotencyKey, .key: limits.maxIdempotencyKeyBytes
     case .status, .user, .device: 128
     default: Int.max
     }
@@ -241,6 +246,7 @@ extension Envelope {
     case .status: status = value
     case .user: user = value
     case .device: device = value
+    case .key: key = value
     default: break
     }
   }
@@ -293,5 +299,6 @@ extension Envelope {
     if let user { body(.user, .string(user)) }
     if let device { body(.device, .string(device)) }
     if let unread { body(.unread, .integer(unread)) }
+    if let key { body(.key, .string(key)) }
   }
 }

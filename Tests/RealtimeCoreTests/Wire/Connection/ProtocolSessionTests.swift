@@ -275,6 +275,56 @@ extension Harness: @unchecked Sendable {}
     #expect(replies.first?.after == 0 && replies.first?.before == 4 && replies.first?.channel == "t:x")
     #expect(replies.dropFirst().map(\.offset) == [4, 5, 6])
   }
+
+  private func publishKeyed(_ core: Core, _ keys: [String?]) throws {
+    for (n, key) in keys.enumerated() {
+      _ = try core.publish(channel: "t:x", data: Array("\(n + 1)".utf8), dataIsJSON: true, coalesceKey: key)
+    }
+  }
+
+  @Test func theCoalescePolicyKeepsTheNewestHeldMessagePerKey() throws {
+    let (core, h) = try harness(.coalesce)
+    defer { try? core.close() }
+    // Offsets 1-6: a b a b a c; held for a socket that is behind, a's 1 and 3 and b's 2 are superseded.
+    try publishKeyed(core, ["a", "b", "a", "b", "a", "c"])
+    let replies = try drain(core, h).compactMap(\.envelope)
+    #expect(replies.map(\.type) == [.gap, .message, .message, .message])
+    #expect(replies.first?.after == 0 && replies.first?.before == 4 && replies.first?.reason == "coalesced")
+    #expect(replies.dropFirst().map(\.offset) == [4, 5, 6])
+    #expect(replies.dropFirst().map(\.key) == ["b", "a", "c"], "live messages carry their key")
+  }
+
+  /// A superseded message can lie after one still held (a b b: b's first copy, offset 2, goes,
+  /// and a, offset 1, stays): its gap comes before the message that replaced it, not before a.
+  @Test func aCoalescedGapIsReportedBeforeTheMessageThatReplacedIt() throws {
+    let (core, h) = try harness(.coalesce)
+    defer { try? core.close() }
+    try publishKeyed(core, ["a", "b", "b"])
+    let replies = try drain(core, h).compactMap(\.envelope)
+    #expect(replies.map(\.type) == [.message, .gap, .message])
+    #expect(replies.map(\.offset) == [1, nil, 3])
+    #expect(replies[1].after == 1 && replies[1].before == 3 && replies[1].reason == "coalesced")
+  }
+
+  @Test func unkeyedMessagesOfACoalesceChannelAreDroppedOldestFirstWhenTheQueueIsFull() throws {
+    let (core, h) = try harness(.coalesce)
+    defer { try? core.close() }
+    try publishKeyed(core, [nil, nil, nil, nil, "k", "k"])
+    let replies = try drain(core, h).compactMap(\.envelope)
+    // 1-3 held, 4 pushes 1 out, 5 pushes 2 out, 6 replaces 5.
+    #expect(replies.map(\.type) == [.gap, .message, .message, .gap, .message])
+    #expect(replies[0].after == 0 && replies[0].before == 3 && replies[0].reason == nil)
+    #expect(replies[3].after == 4 && replies[3].before == 6 && replies[3].reason == "coalesced")
+    #expect(replies.compactMap(\.offset) == [3, 4, 6])
+  }
+
+  @Test func aCoalescingKeyOutOfRangeIsRefused() throws {
+    let (core, _) = try harness(.coalesce)
+    defer { try? core.close() }
+    for key in ["", String(repeating: "k", count: 129)] {
+      #expect(throws: RealtimeError.self) { try core.publish(channel: "t:x", data: [], coalesceKey: key) }
+    }
+  }
 }
 
 /// Batching clients get a turn's channel messages in one frame: a JSON array, or the binary batch
@@ -401,6 +451,10 @@ extension Harness: @unchecked Sendable {}
       )
     }
     for n in 1...5 { _ = try core.publish(channel: "room", data: Array("\(n)".utf8), dataIsJSON: true) }
+    // The host follows the channel's receipts too (loop thread only, like the harnesses).
+    let hostReceipts = Received<ChannelReceipt>()
+    let host = try core.subscribe(channel: "room", receipts: { hostReceipts.append($0) }) { _ in }
+    defer { try? core.unsubscribe(host) }
     let replies = try core.perform { _ throws(RealtimeError) in
       ada.send(#"{"type":"connect","token":"ada"}"#)
       bob.send(#"{"type":"connect","token":"bob"}"#)
@@ -433,7 +487,17 @@ extension Harness: @unchecked Sendable {}
     #expect(anonymousReplies.map(\.type) == [.receipt, .error])
     #expect(anonymousReplies.last?.code == ProtocolErrorCode.forbidden.rawValue)
     #expect(try core.unread(channel: "room", user: "ada") == 2)
+    let heard = try core.perform { _ in hostReceipts.items }
+    #expect(heard.count == 1, "the host hears of the receipt that moved a cursor, once")
+    #expect(heard.first?.user == "ada" && heard.first?.device == "d-ada" && heard.first?.channel == "room")
+    #expect(heard.first?.offset == 3 && heard.first?.kind == .read)
   }
+}
+
+/// Items collected on the loop thread by a host callback.
+final class Received<T>: @unchecked Sendable {
+  private(set) var items: [T] = []
+  func append(_ item: T) { items.append(item) }
 }
 
 /// Server-side subscriptions: the host subscribes a user, and every session of that user follows.

@@ -13,9 +13,9 @@ private func fault(_ bytes: [UInt8], limits: EnvelopeLimits = EnvelopeLimits()) 
 
 @Suite struct BinaryEnvelopeReaderTests {
   @Test func decodesTheDocumentedLayout() throws {
-    // format 1, type ping; id (1, varint) = 300; data (5, bytes) = [0, 255]; an unknown field 30
-    // (varint) and 31 (bytes) are skipped.
-    let bytes: [UInt8] = [1, 3, 0x08, 0xAC, 0x02, 0x2A, 2, 0, 255, 0xF0, 0x01, 7, 0xFA, 0x01, 1, 9]
+    // format 1, type ping; id (1, varint) = 300; data (5, bytes) = [0, 255]; an unknown field 60
+    // (varint) and 61 (bytes) are skipped.
+    let bytes: [UInt8] = [1, 3, 0x08, 0xAC, 0x02, 0x2A, 2, 0, 255, 0xE0, 0x03, 7, 0xEA, 0x03, 1, 9]
     let envelope = try BinaryEnvelopeReader.decode(bytes)
     #expect(envelope.type == .ping)
     #expect(envelope.id == 300)
