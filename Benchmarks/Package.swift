@@ -24,6 +24,9 @@ let package = Package(
     .systemLibrary(
       name: "CUVBench", path: "Sources/CUVBench", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
 
+    // The rate limiter's physical reference: a minimal GCRA loop in C (rt-bench limits).
+    .target(name: "CGCRARef", path: "Sources/CGCRARef", cSettings: [.unsafeFlags(["-O2"])]),
+
     // Shared harness: opening a core, append bursts with ack counting, sync() round trips.
     .target(
       name: "BenchSupport",
@@ -37,7 +40,7 @@ let package = Package(
     .executableTarget(
       name: "rt-bench",
       dependencies: [
-        "BenchSupport", "CUVBench",
+        "BenchSupport", "CUVBench", "CGCRARef",
         .product(name: "RealtimeCore", package: "RealtimeCore"),
         .product(name: "Histogram", package: "hdrhistogram-swift"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -44,5 +44,10 @@ let package = Package(
     .executableTarget(
       name: "fuzz-channel-record",
       dependencies: [.product(name: "RealtimeCore", package: "RealtimeCore")]),
+    // Arbitrary bytes as operations on a small rate limiter (policies, checks of any key and
+    // cost, time jumps): never a crash, and never more accepted than the limit allows.
+    .executableTarget(
+      name: "fuzz-rate-limiter",
+      dependencies: [.product(name: "RealtimeCore", package: "RealtimeCore")]),
   ]
 )

@@ -660,6 +660,45 @@ rt_status rt_subscribe_user(rt_core *core, const char *user, const char *channel
  *  Idempotent. Errors: RT_EINVAL, RT_ESTATE. Any thread. */
 rt_status rt_unsubscribe_user(rt_core *core, const char *user, const char *channel);
 
+/* ---- Rate limits ------------------------------------------------------------------------- */
+
+/** A rate limit (GCRA): `count` units per `period_ms`, up to `burst` of them at once. Over any
+ *  window of length T at most burst + T * count / period_ms units pass. */
+typedef struct rt_limit_policy {
+    /** sizeof(rt_limit_policy) as the caller was compiled. */
+    size_t struct_size;
+    /** Units per period: 1 to one per nanosecond of the period. */
+    uint64_t count;
+    /** The period, 1 ms to 1 day. */
+    uint64_t period_ms;
+    /** Units that may pass at once, 1 to 1000000. */
+    uint64_t burst;
+} rt_limit_policy;
+
+/** Static initialiser (every field must then be set). */
+#define RT_LIMIT_POLICY_INIT {sizeof(rt_limit_policy), 0, 0, 0}
+
+/**
+ * Sets the rate limit `name` (1 to 32 bytes of a-z, 0-9, _ and -), adding it if new (at most 64);
+ * NULL policy turns it off (every check passes). The core's own: "publish" (per user, or per
+ * connection when anonymous; default 100 a minute, burst 20), "subscribe" (per connection),
+ * "presence", "typing", "abuse" (refusals, past which a client is disconnected with 4006); for
+ * the host: "login" (5 a minute, burst 5) and "request" (100 a minute, burst 20). Keys keep
+ * their state across a change. Errors: RT_EINVAL, RT_EVERSION, RT_ENOMEM. Any thread, any state.
+ */
+rt_status rt_limit_set(rt_core *core, const char *name, const rt_limit_policy *policy);
+
+/**
+ * Charges `cost` units to `key` (key_len bytes, 1 to 1024, any bytes) under the limit `policy`:
+ * *allowed is 1 if they pass, else 0 with *retry_after_ms (may be NULL) saying when the same cost
+ * would. Keys are hashed with a per-core secret (SipHash); state is 16 bytes per active key, and
+ * keys whose limit has fully refilled are reclaimed. Past about a million active keys new keys
+ * are refused. On any error *allowed is 0. Errors: RT_EINVAL (bad key, cost 0 or over the
+ * burst), RT_ENOTFOUND (unknown policy). Any thread, any state; does not wait for the loop.
+ */
+rt_status rt_limit_check(rt_core *core, const char *policy, const void *key, size_t key_len, uint64_t cost,
+                         int *allowed, uint64_t *retry_after_ms);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -36,14 +36,17 @@ class Server:
 def start_server(workdir, *extra_args, db=None, binary=None) -> Server:
     """Starts a realtime-server on a free port with the fixture's tight limits plus `extra_args` and
     returns it once it reports its port; the caller stops it (`stop_server`, or SIGKILL). In memory
-    (`--in-memory`) unless `db` names a database file (`--db db`)."""
+    (`--in-memory`) unless `db` names a database file (`--db db`). The publish and subscribe rate
+    limits are off (the channel tests flood on purpose) unless `extra_args` sets them:
+    test_limits.py tests them."""
     binary = binary or server_binary()
     assert binary.exists(), f"build the server first (swift build): {binary}"
     storage = ["--in-memory"] if db is None else ["--db", str(db)]
+    limits = ["--rate-limit", "publish=off", "--rate-limit", "subscribe=off"]
     proc = subprocess.Popen(
         [str(binary), "--port", "0", *storage, "--handshake-timeout-ms", "1000", "--idle-timeout-ms", "1000",
          "--max-write-queue-bytes", str(256 << 10), "--log-level", "debug",
-         "--web-root", str(ROOT / "examples" / "web"), *extra_args],
+         "--web-root", str(ROOT / "examples" / "web"), *limits, *extra_args],
         cwd=workdir, stderr=subprocess.PIPE, text=True)
     port = None
     log = []

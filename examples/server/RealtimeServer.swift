@@ -58,6 +58,15 @@ struct RealtimeServer: ParsableCommand {
     ))
   var namespace: [NamespaceSpec] = []
 
+  @Option(
+    help: ArgumentHelp(
+      "Rate limit, repeatable: NAME=COUNT/PERIOD_MS[/BURST] or NAME=off.",
+      discussion:
+        "The core's limits: publish (per user or connection; default 100/60000/20), subscribe, presence, typing, "
+        + "abuse (refusals before a 4006 disconnect). This server's own: login, request. Example: --rate-limit publish=off"
+    ))
+  var rateLimit: [RateLimitSpec] = []
+
   @Flag(
     help: ArgumentHelp(
       "INSECURE, for development and tests: take a client's token USER/DEVICE as who it is.",
@@ -104,6 +113,12 @@ struct RealtimeServer: ParsableCommand {
           databasePath: path, durability: durability.value, logLevel: logLevel.core,
           logHandler: { level, message in coreLogger.log(level: level.swiftLog, "\(message)") }))
       try core.start()
+      for spec in rateLimit {
+        try core.rateLimiter.set(spec.name, spec.policy)
+        logger.info(
+          "rate limit \(spec.name): \(spec.policy.map { "\($0.count) per \($0.periodMs) ms, burst \($0.burst)" } ?? "off")"
+        )
+      }
       for spec in namespace {
         try core.configure(namespace: spec.name, spec.options)
         logger.info(

@@ -63,6 +63,15 @@ struct RTBench: ParsableCommand {
   @Option(help: "Host subscribers in the persistent-publish run with subscribers.")
   var publishSubscribers = 100
 
+  @Flag(help: "Skip the rate limiter benchmark.")
+  var skipLimits = false
+
+  @Option(help: "Checks per rate-limiter run.")
+  var limitChecks = 20_000_000
+
+  @Option(help: "Rate-limiter runs per key count; the best is reported.")
+  var limitRounds = 3
+
   @Flag(help: "Skip the raw uv_async/semaphore floor measured beside the round trip.")
   var skipFloor = false
 
@@ -92,6 +101,9 @@ struct RTBench: ParsableCommand {
     }
     if !skipPublish {
       report["publish"] = try runPublish()
+    }
+    if !skipLimits {
+      report["limits"] = try runLimits()
     }
 
     let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])

@@ -10,6 +10,8 @@ final class Engine: @unchecked Sendable {
   let log: DurableLog
   /// Channels, subscriptions and history.
   let router: Router
+  /// The core's rate limits, shared by the protocol sessions and the host (thread-safe).
+  let rateLimiter = RateLimiter()
   let sink: LogSink
   private var turnEnd: TurnEndHook?
   private var loop: UnsafeMutablePointer<uv_loop_t>?
@@ -168,19 +170,22 @@ final class Engine: @unchecked Sendable {
       let left = (self.connectionsPerIP[closed.peer] ?? 1) - 1
       self.connectionsPerIP[closed.peer] = left > 0 ? left : nil
     }
-    let refusal: String? =
+    var refusal: HTTPError? =
       connections.count >= config.maxConnections
-      ? "the server is at its connection limit"
+      ? HTTPError(503, "the server is at its connection limit")
       : (connectionsPerIP[peer] ?? 0) >= config.maxConnectionsPerIP
-        ? "too many connections from \(peer)"
-        : handshaking >= config.maxPendingHandshakes ? "too many handshakes in progress" : nil
+        ? HTTPError(503, "too many connections from \(peer)")
+        : handshaking >= config.maxPendingHandshakes ? HTTPError(503, "too many handshakes in progress") : nil
+    if refusal == nil, let decision = try? rateLimiter.check("connect", key: Array(peer.utf8)), !decision.allowed {
+      refusal = HTTPError(429, "too many new connections from \(peer); retry in \(decision.retryAfterMs) ms")
+    }
     connections[ObjectIdentifier(connection)] = connection
     connectionsPerIP[peer, default: 0] += 1
     handshaking += 1
     connection.start()
     if let refusal {
-      sink(.info, "refusing \(peer): \(refusal)")
-      connection.session?.refuse(HTTPError(503, refusal))
+      sink(.info, "refusing \(peer): \(refusal.message)")
+      connection.session?.refuse(refusal)
     }
   }
 
@@ -221,6 +226,7 @@ final class Engine: @unchecked Sendable {
       authenticate: config.session.authenticate)
     // Hold messages back well before the transport's own limit closes the client with 1008.
     settings.holdAboveBytes = min(settings.holdAboveBytes, config.maxWriteQueueBytes / 4)
+    settings.rateLimiter = rateLimiter
     return ProtocolSession(
       id: id, settings: settings, router: router,
       requestFlush: { [unowned self] session in self.batchedSessions.append(session) }

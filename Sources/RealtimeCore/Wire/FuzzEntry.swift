@@ -73,4 +73,58 @@ public enum FuzzEntry {
       ChannelRecord.encode(data: record.data, dataIsJSON: record.dataIsJSON, idempotencyKey: record.idempotencyKey))
     return again == record ? record.data.count : -2
   }
+
+  /// Runs the operations `bytes` spells against a small rate limiter (64 keys) on a fake clock:
+  /// policy changes, checks of any key and cost, time jumps. Returns the checks that passed, or
+  /// -2 when a limit was broken: more accepted for a key over some window than the burst plus
+  /// the window over the interval (tracked per key since its policy last changed).
+  public static func rateLimiter(_ bytes: UnsafeRawBufferPointer) -> Int {
+    final class Clock: @unchecked Sendable { var now: UInt64 = 1_000_000_000 }
+    let clock = Clock()
+    let limiter = RateLimiter(maxKeys: 64, clock: { clock.now })
+    var accepted: [String: [(time: UInt64, cost: UInt64)]] = [:]
+    var policies: [String: RateLimitPolicy] = [:]
+    var passed = 0
+    var i = 0
+    func next() -> UInt64 {
+      defer { i += 1 }
+      return i < bytes.count ? UInt64(bytes[i]) : 0
+    }
+    while i < bytes.count {
+      let op = next() % 4
+      let name = "p\(next() % 4)"
+      switch op {
+      case 0:
+        let policy = RateLimitPolicy(count: 1 + next(), periodMs: 1 + next() * next(), burst: 1 + next() % 16)
+        guard (try? limiter.set(name, policy)) != nil else { continue }
+        policies[name] = policy
+        accepted = accepted.filter { !$0.key.hasPrefix(name + "/") }
+      case 1:
+        let length = Int(next() % 20)
+        var key: [UInt8] = []
+        for _ in 0..<length { key.append(UInt8(next())) }
+        let cost = next() % 20
+        guard let decision = try? limiter.check(name, key: key, cost: cost) else { continue }
+        guard decision.allowed else { continue }
+        passed += 1
+        guard let policy = policies[name] else { continue }  // a default or turned-off policy
+        let id = name + "/" + key.map { String($0) }.joined(separator: ",")
+        accepted[id, default: []].append((clock.now, cost))
+        var total: UInt64 = 0
+        for entry in accepted[id]!.reversed() {
+          total += entry.cost
+          if total * policy.intervalNs > policy.burst * policy.intervalNs + (clock.now - entry.time) { return -2 }
+        }
+      case 2:
+        var step = next()
+        for _ in 0..<(next() % 10) { step *= 10 }
+        clock.now += step
+      default:
+        guard (try? limiter.set(name, nil)) != nil else { continue }
+        policies[name] = nil
+        accepted = accepted.filter { !$0.key.hasPrefix(name + "/") }
+      }
+    }
+    return passed
+  }
 }

@@ -29,6 +29,8 @@ struct ProtocolSettings {
   var maxHeldMessages = 1024
   /// Largest batch frame payload; a turn's messages beyond it go in further frames.
   var maxBatchBytes = 64 << 10
+  /// The core's rate limits (`publish`, `subscribe`, and `abuse` for refusals); nil: none.
+  var rateLimiter: RateLimiter?
 }
 
 /// The application protocol on one WebSocket session (`docs/protocol.md`): waits for `connect`
@@ -164,6 +166,9 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
       guard let channel = envelope.channel else {
         throw ProtocolFault(.badRequest, "\(envelope.type.name) needs a channel", id: envelope.id)
       }
+      if let action = Self.limitedAction(envelope.type), let limiter = settings.rateLimiter {
+        guard try withinLimit(action, limiter, envelope, session, encoding) else { return }
+      }
       do throws(RealtimeError) {
         switch envelope.type {
         case .subscribe: try subscribe(envelope, channel, router, session, encoding)
@@ -177,6 +182,51 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
         throw ProtocolFault(ProtocolErrorCode(error.code), error.message, id: envelope.id)
       }
     }
+  }
+
+  // MARK: - Rate limits
+
+  /// The rate limit a client message is charged to, if any.
+  private static func limitedAction(_ type: MessageType) -> RateLimitAction? {
+    switch type {
+    case .publish: .publish
+    case .subscribe: .subscribe
+    default: nil
+    }
+  }
+
+  /// The key the session's limits are kept under: its user (all their devices share a limit),
+  /// else the session itself.
+  private var limitKey: [UInt8] {
+    if let identityUser { return Array("u:\(identityUser)".utf8) }
+    return Array("s:\(id)".utf8)
+  }
+
+  /// Charges one unit of `action`; when refused, answers `rate_limited` with `retry_after_ms`
+  /// and charges the refusal to `abuse`, past which the session ends with 4006.
+  private func withinLimit(
+    _ action: RateLimitAction, _ limiter: RateLimiter, _ request: Envelope, _ session: WebSocketSession,
+    _ encoding: EnvelopeEncoding
+  ) throws(ProtocolFault) -> Bool {
+    let key = limitKey
+    let decision: RateLimitDecision
+    do throws(RealtimeError) {
+      decision = try limiter.check(action.rawValue, key: key)
+    } catch {
+      throw ProtocolFault(ProtocolErrorCode(error.code), error.message, id: request.id)
+    }
+    if decision.allowed { return true }
+    var refusal = ProtocolSession.error(
+      ProtocolFault(.rateLimited, "too many \(action.rawValue) requests; retry later", id: request.id))
+    refusal.retryAfterMs = decision.retryAfterMs
+    send(refusal, to: session, as: encoding)
+    let abuse = (try? limiter.check(RateLimitAction.abuse.rawValue, key: key)) ?? .allow
+    if !abuse.allowed {
+      disconnect(
+        session, DisconnectCode.rateLimited,
+        reason: "kept sending past the rate limits; reconnect in \(abuse.retryAfterMs) ms", reconnect: true)
+    }
+    return false
   }
 
   // MARK: - Channels

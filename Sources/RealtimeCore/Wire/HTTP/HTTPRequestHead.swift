@@ -59,6 +59,7 @@ struct HTTPError: Error, Sendable, Equatable {
     case 405: "Method Not Allowed"
     case 408: "Request Timeout"
     case 426: "Upgrade Required"
+    case 429: "Too Many Requests"
     case 431: "Request Header Fields Too Large"
     case 500: "Internal Server Error"
     case 503: "Service Unavailable"

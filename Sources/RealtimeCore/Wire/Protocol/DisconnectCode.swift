@@ -13,4 +13,6 @@ public enum DisconnectCode {
   /// The client did not keep up with its subscriptions; reconnect and resubscribe with the last
   /// offsets seen to recover from history.
   public static let slowConsumer = CloseCode(rawValue: 4005)
+  /// The client kept sending past its rate limits after being told to wait; reconnect later.
+  public static let rateLimited = CloseCode(rawValue: 4006)
 }
