@@ -435,6 +435,9 @@ rt_status rt_conn_close(rt_conn **conn);
 #define RT_NAMESPACE_IN_MEMORY 1u
 /** Namespace flag: clients may not subscribe over the protocol (the host still may). */
 #define RT_NAMESPACE_NO_CLIENT_SUBSCRIBE 2u
+/** The namespace's channels keep presence: identified subscribers appear in it, members get
+ *  `presence` diffs and `typing` (docs/protocol.md, "Presence"). */
+#define RT_NAMESPACE_PRESENCE 4u
 
 /** Who may publish over the protocol; the host always may. */
 #define RT_PUBLISH_CLIENTS 0
@@ -565,6 +568,10 @@ typedef struct rt_receipt_event {
 /** Receives receipt events of a host subscription, on the loop thread. */
 typedef void (*rt_receipt_fn)(void *user_data, const rt_receipt_event *receipt);
 
+/** Receives a channel's presence diffs, on the loop thread: `diff` (len bytes, valid during the
+ *  call) is the JSON of the protocol's `presence` event, {"join":[...],"leave":[...],"update":[...]}. */
+typedef void (*rt_presence_diff_fn)(void *user_data, const char *channel, const uint8_t *diff, size_t len);
+
 /** Options and results of rt_subscribe. Zero fields mean defaults. */
 typedef struct rt_subscribe_opts {
     /** sizeof(rt_subscribe_opts) as the caller was compiled. */
@@ -584,10 +591,15 @@ typedef struct rt_subscribe_opts {
     rt_receipt_fn on_receipt;
     /** Passed to on_receipt. */
     void *receipt_user_data;
+    /** Optional: called on the loop thread with every presence diff of the channel (a presence
+     *  namespace), until rt_unsubscribe. NULL: none. */
+    rt_presence_diff_fn on_presence;
+    /** Passed to on_presence. */
+    void *presence_user_data;
 } rt_subscribe_opts;
 
 /** Static initialiser with every default. */
-#define RT_SUBSCRIBE_OPTS_INIT {sizeof(rt_subscribe_opts), NULL, 0, {0}, 0, 0, NULL, NULL}
+#define RT_SUBSCRIBE_OPTS_INIT {sizeof(rt_subscribe_opts), NULL, 0, {0}, 0, 0, NULL, NULL, NULL, NULL}
 
 /**
  * Subscribes the host to `channel`: `fn` runs on the loop thread for every message, in offset
@@ -659,6 +671,52 @@ rt_status rt_subscribe_user(rt_core *core, const char *user, const char *channel
 /** Ends a server-side subscription in every session of `user` (each client gets `unsubscribed`).
  *  Idempotent. Errors: RT_EINVAL, RT_ESTATE. Any thread. */
 rt_status rt_unsubscribe_user(rt_core *core, const char *user, const char *channel);
+
+/* ---- Presence ---------------------------------------------------------------------------- */
+
+/**
+ * Sets the host's presence entry for `user` and `client` (NUL-terminated, 1 to 128 bytes each) in
+ * `channel` (a presence namespace): a join, or an update if it exists, lasting `lease_ms` (1 ms
+ * to 1 day) unless set again — a host's heartbeat. `status` NULL means "online" (else 1 to 32
+ * bytes); `meta` (meta_len bytes, at most 1 KiB) one JSON object, or NULL for {}. Members hear
+ * of it in the next diff. Errors: RT_EINVAL, RT_ETOOBIG, RT_ENOTFOUND, RT_ENOMEM (100,000 entries),
+ * RT_ESTATE. Any thread.
+ */
+rt_status rt_presence_set(rt_core *core, const char *channel, const char *user, const char *client,
+                          const char *status, const uint8_t *meta, size_t meta_len, uint64_t lease_ms);
+
+/** Ends the entry of `user` and `client` in `channel` (no error if there is none). Errors: RT_EINVAL,
+ *  RT_ENOTFOUND, RT_ESTATE. Any thread. */
+rt_status rt_presence_clear(rt_core *core, const char *channel, const char *user, const char *client);
+
+/** Sets *users (online: with at least one entry) and *entries (either may be NULL). Errors:
+ *  RT_EINVAL, RT_ENOTFOUND, RT_ESTATE. Any thread. */
+rt_status rt_presence_count(rt_core *core, const char *channel, uint64_t *users, uint64_t *entries);
+
+/** One presence entry, valid only during the callback that receives it. */
+typedef struct rt_presence_entry {
+    const char *user;
+    const char *client;
+    const char *status;
+    /** One JSON object. */
+    const uint8_t *meta;
+    size_t meta_len;
+} rt_presence_entry;
+
+typedef void (*rt_presence_fn)(void *user_data, const rt_presence_entry *entry);
+
+/**
+ * Lists up to `limit` (1 to 1000) entries of `channel` in (user, client) order, after the entry
+ * `after_user`/`after_client` (both NULL: from the start), calling `fn` for each on the calling
+ * thread before it returns; *more (may be NULL) is 1 when entries follow the last one given.
+ * Errors: RT_EINVAL, RT_ENOTFOUND, RT_ESTATE. Any thread.
+ */
+rt_status rt_presence_list(rt_core *core, const char *channel, const char *after_user, const char *after_client,
+                           uint32_t limit, rt_presence_fn fn, void *user_data, int *more);
+
+/** Tells `channel`'s members that `user` is typing (passed on at most once a second per user;
+ *  clients show it for 5 s). Errors: RT_EINVAL, RT_ENOTFOUND, RT_ESTATE. Any thread. */
+rt_status rt_typing(rt_core *core, const char *channel, const char *user);
 
 /* ---- Rate limits ------------------------------------------------------------------------- */
 

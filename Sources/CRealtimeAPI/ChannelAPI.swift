@@ -2,7 +2,7 @@ import CRealtimeHeader
 import RealtimeCore
 
 /// A NUL-terminated UTF-8 argument, or an error naming it.
-private func text(_ raw: UnsafePointer<CChar>?, _ name: String) throws(RealtimeError) -> String {
+func text(_ raw: UnsafePointer<CChar>?, _ name: String) throws(RealtimeError) -> String {
   guard let raw else { throw RealtimeError(.invalidArgument, "\(name) is NULL") }
   guard let value = String(validatingCString: raw) else {
     throw RealtimeError(.invalidArgument, "\(name) is not UTF-8")
@@ -47,6 +47,11 @@ private func call(_ fn: rt_receipt_fn, _ userData: UnsafeMutableRawPointer?, _ r
   }
 }
 
+private struct PresenceDiffCallback: @unchecked Sendable {
+  let fn: rt_presence_diff_fn
+  let userData: UnsafeMutableRawPointer?
+}
+
 private struct ReceiptCallback: @unchecked Sendable {
   let fn: rt_receipt_fn
   let userData: UnsafeMutableRawPointer?
@@ -82,11 +87,12 @@ private struct PublishCallback: @unchecked Sendable {
     if let config {
       try checkStructSize(config, name: "rt_namespace_config")
       let c = config.pointee
-      guard c.flags & ~(RT_NAMESPACE_IN_MEMORY | RT_NAMESPACE_NO_CLIENT_SUBSCRIBE) == 0 else {
+      guard c.flags & ~(RT_NAMESPACE_IN_MEMORY | RT_NAMESPACE_NO_CLIENT_SUBSCRIBE | RT_NAMESPACE_PRESENCE) == 0 else {
         throw RealtimeError(.invalidArgument, "unknown namespace flags \(c.flags)")
       }
       options.persistent = c.flags & RT_NAMESPACE_IN_MEMORY == 0
       options.clientSubscribe = c.flags & RT_NAMESPACE_NO_CLIENT_SUBSCRIBE == 0
+      options.presence = c.flags & RT_NAMESPACE_PRESENCE != 0
       if c.history_size != 0 { options.historySize = Int(c.history_size) }
       options.historyAgeMs = c.history_age_ms
       switch c.publish_policy {
@@ -174,6 +180,7 @@ private final class SubHandle {
     let name = try text(channel, "channel")
     var since: (epoch: String, offset: UInt64)?
     var receipts: (@Sendable (ChannelReceipt) -> Void)?
+    var presence: (@Sendable (ChannelPresence) -> Void)?
     if let opts {
       try checkStructSize(opts, name: "rt_subscribe_opts")
       if let epoch = opts.pointee.since_epoch { since = (try text(epoch, "since_epoch"), opts.pointee.since_offset) }
@@ -181,10 +188,19 @@ private final class SubHandle {
         let callback = ReceiptCallback(fn: fn, userData: opts.pointee.receipt_user_data)
         receipts = { call(callback.fn, callback.userData, $0) }
       }
+      if let fn = opts.pointee.on_presence {
+        let callback = PresenceDiffCallback(fn: fn, userData: opts.pointee.presence_user_data)
+        presence = { diff in
+          diff.channel.withCString { channel in
+            diff.data.withUnsafeBufferPointer { callback.fn(callback.userData, channel, $0.baseAddress, $0.count) }
+          }
+        }
+      }
     }
     let callback = MessageCallback(fn: fn, userData: userData)
     let owner = core(handle)
-    let subscription = try owner.subscribe(channel: name, since: since, receipts: receipts) { message in
+    let subscription = try owner.subscribe(channel: name, since: since, receipts: receipts, presence: presence) {
+      message in
       call(callback.fn, callback.userData, message)
     }
     if let opts {

@@ -3,7 +3,7 @@ import RealtimeCore
 
 /// A `--namespace` value: `NAME=OPTION,OPTION,...` (NAME may be empty: the default namespace).
 /// Options: `memory` or `persistent`, `history=N`, `age-ms=N`, `publish=clients|subscribers|server`,
-/// `no-client-subscribe`, `idempotency-ms=N`, `slow=disconnect|drop-oldest|coalesce`.
+/// `no-client-subscribe`, `presence`, `idempotency-ms=N`, `slow=disconnect|drop-oldest|coalesce`.
 struct NamespaceSpec: ExpressibleByArgument {
   let name: String
   let options: NamespaceOptions
@@ -18,6 +18,7 @@ struct NamespaceSpec: ExpressibleByArgument {
       case ("memory", nil): options.persistent = false
       case ("persistent", nil): options.persistent = true
       case ("no-client-subscribe", nil): options.clientSubscribe = false
+      case ("presence", nil): options.presence = true
       case ("history", let value?):
         guard let size = Int(value) else { return nil }
         options.historySize = size

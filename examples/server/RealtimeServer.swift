@@ -54,7 +54,7 @@ struct RealtimeServer: ParsableCommand {
       "Channel namespace options, repeatable: NAME=OPTION,... (an empty NAME is the default namespace).",
       discussion:
         "Options: memory | persistent, history=N, age-ms=N, publish=clients|subscribers|server, "
-        + "no-client-subscribe, idempotency-ms=N, slow=disconnect|drop-oldest|coalesce. Example: --namespace 'chat=history=500' --namespace 'typing=memory,history=1'"
+        + "no-client-subscribe, presence, idempotency-ms=N, slow=disconnect|drop-oldest|coalesce. Example: --namespace 'chat=history=500' --namespace 'typing=memory,history=1'"
     ))
   var namespace: [NamespaceSpec] = []
 

@@ -63,6 +63,18 @@ struct RTBench: ParsableCommand {
   @Option(help: "Host subscribers in the persistent-publish run with subscribers.")
   var publishSubscribers = 100
 
+  @Flag(help: "Skip the presence churn benchmark.")
+  var skipPresence = false
+
+  @Option(help: "Presence churn: members watching the channel.")
+  var presenceMembers = 1_000
+
+  @Option(help: "Presence churn: joins + leaves per second.")
+  var presenceRate = 10_000
+
+  @Option(help: "Presence churn: seconds of churn.")
+  var presenceSeconds = 5
+
   @Flag(help: "Skip the rate limiter benchmark.")
   var skipLimits = false
 
@@ -104,6 +116,9 @@ struct RTBench: ParsableCommand {
     }
     if !skipLimits {
       report["limits"] = try runLimits()
+    }
+    if !skipPresence {
+      report["presence"] = try runPresence()
     }
 
     let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])

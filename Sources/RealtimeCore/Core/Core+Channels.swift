@@ -64,6 +64,8 @@ public final class HostSubscription: ChannelSubscriber, @unchecked Sendable {
   public private(set) var recovered: Bool?
   private let handler: @Sendable (ChannelMessage) -> Void
   private let receiptHandler: (@Sendable (ChannelReceipt) -> Void)?
+  /// Set before the subscription is registered (loop thread), never after.
+  var presenceHandler: (@Sendable (ChannelPresence) -> Void)?
   // Loop-thread state: false once unsubscribed, so no delivery already under way reaches the host.
   private var active = true
 
@@ -81,7 +83,12 @@ public final class HostSubscription: ChannelSubscriber, @unchecked Sendable {
   }
 
   func deliverEvent(_ event: ChannelEvent) {
-    guard active, let receiptHandler, let receipt = ChannelReceipt(event.envelope) else { return }
+    guard active else { return }
+    let envelope = event.envelope
+    if envelope.type == .presence, let presenceHandler, let channel = envelope.channel, let data = envelope.data {
+      return presenceHandler(ChannelPresence(channel: channel, data: Array(data)))
+    }
+    guard let receiptHandler, let receipt = ChannelReceipt(envelope) else { return }
     receiptHandler(receipt)
   }
 
@@ -163,10 +170,11 @@ extension Core {
   /// that moves a cursor in the channel. Any thread.
   public func subscribe(
     channel: String, since: (epoch: String, offset: UInt64)? = nil,
-    receipts: (@Sendable (ChannelReceipt) -> Void)? = nil,
+    receipts: (@Sendable (ChannelReceipt) -> Void)? = nil, presence: (@Sendable (ChannelPresence) -> Void)? = nil,
     handler: @escaping @Sendable (ChannelMessage) -> Void
   ) throws(RealtimeError) -> HostSubscription {
     let subscription = HostSubscription(channel: channel, receipts: receipts, handler: handler)
+    subscription.presenceHandler = presence
     let position = since.map { StreamPosition(epoch: $0.epoch, offset: $0.offset) }
     try onLoop { engine throws(RealtimeError) in
       let result = try engine.router.subscribe(channel, subscription, since: position)

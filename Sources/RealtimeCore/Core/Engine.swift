@@ -27,6 +27,8 @@ final class Engine: @unchecked Sendable {
   private var unflushed: [TCPConnection] = []
   /// Sessions with channel messages batched this turn, turned into frames when the turn ends.
   private var batchedSessions: [ProtocolSession] = []
+  /// Flushes coalesced presence diffs and ends expired leases, while any presence exists.
+  private var presenceTick: LoopTimer?
 
   /// Every socket read of this loop lands here and is consumed before the next read.
   static let readBufferSize = 64 << 10
@@ -99,6 +101,12 @@ final class Engine: @unchecked Sendable {
   /// Hands the turn's store writes to the writer and the turn's frames to the sockets.
   private func endOfTurn() {
     log.flush()
+    if router.presence.hasPending { _ = router.flushPresence() }
+    // Large channels' coalesced diffs and host entries' leases need time to pass: a tick while
+    // any presence exists.
+    if presenceTick == nil && isRunning && router.presence.isActive {
+      presenceTick = try? schedule(after: 250, every: 250) { [unowned self] in _ = self.router.flushPresence() }
+    }
     while !batchedSessions.isEmpty {
       let sessions = batchedSessions
       batchedSessions = []
@@ -274,6 +282,7 @@ final class Engine: @unchecked Sendable {
     handshaking = 0
     log.drainAndClose()
     for timer in Array(timers.values) { timer.cancel() }
+    presenceTick = nil
     turnEnd?.close()
     turnEnd = nil
     loop = nil

@@ -43,6 +43,9 @@ public struct NamespaceOptions: Sendable, Equatable {
   public var idempotencyWindowMs: UInt64
   /// What happens to a subscriber that cannot keep up.
   public var slowConsumer: SlowConsumerPolicy
+  /// Whether the channels keep presence: identified subscribers appear in it, and members get
+  /// `presence` diffs and `typing` indicators.
+  public var presence = false
 
   /// Defaults: persistent, 1,000 messages of history without age limit, any client may publish
   /// and subscribe, idempotency keys remembered for 10 minutes, slow consumers disconnected.

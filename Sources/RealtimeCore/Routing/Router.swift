@@ -36,6 +36,8 @@ final class Router {
   private let limits: RouterLimits
   private var namespaces: [String: NamespaceOptions] = ["": NamespaceOptions()]
   private var channels: [String: Channel] = [:]
+  /// Every channel's presence and typing state.
+  let presence = PresenceBook()
   /// Receipt cursors per channel, user and device.
   let receipts: ReceiptBook
   /// Channels the host subscribed users to, and the users' open sessions.
@@ -297,6 +299,35 @@ final class Router {
       out.append(publication(of: entry, try ChannelRecord.decode(entry.payload), in: channel))
     }
     return out
+  }
+
+  /// Subscribers of `name` now (0 when the channel is not open).
+  func subscriberCount(_ name: String) -> Int { channels[name]?.subscribers.count ?? 0 }
+
+  /// Sends the presence diffs due at `now` to their channels' subscribers (`force`: every one,
+  /// coalesced or not). Returns whether some remain for later.
+  func flushPresence(force: Bool = false) -> Bool {
+    let now = clock()
+    presence.expire(now: now)
+    for (name, data) in presence.due(now: now, members: subscriberCount, force: force) {
+      guard let channel = channels[name] else { continue }
+      var event = Envelope(.presence)
+      event.channel = name
+      event.data = data[...]
+      event.dataIsJSON = true
+      channel.broadcast(ChannelEvent(event, origin: nil))
+    }
+    return presence.hasPending
+  }
+
+  /// Passes on that `user` is typing in `name` (at most once a second per user), to every
+  /// subscriber but `origin`.
+  func typing(_ name: String, user: String, origin: AnyObject?) {
+    guard presence.typing(name, user: user, now: clock()), let channel = channels[name] else { return }
+    var event = Envelope(.typing)
+    event.channel = name
+    event.user = user
+    channel.broadcast(ChannelEvent(event, origin: origin))
   }
 
   /// Removes `subscriber` from `name`; false if it was not subscribed.

@@ -56,6 +56,8 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
   private let router: Router?
   /// The channels this session is subscribed to.
   private(set) var subscriptions: Set<String> = []
+  /// Per channel with presence, this session's entry in it.
+  private var presenceKeys: [String: PresenceSet.Key] = [:]
   /// The open WebSocket session, for deliveries that arrive between requests; nil once it ended.
   /// Strong, and cleared at the end, instead of weak: a weak reference gives the session a side
   /// table, and then every retain and release of it takes the slow path — on the fan-out path,
@@ -126,7 +128,10 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
     socket = nil
     batch = []
     if let user = identityUser { router?.userSubscriptions.ended(self, as: user) }
-    for channel in subscriptions { router?.unsubscribe(channel, self) }
+    for channel in subscriptions {
+      router?.unsubscribe(channel, self)
+      leavePresence(channel)
+    }
     subscriptions = []
     held = []
     heldHead = 0
@@ -176,12 +181,99 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
         case .publish: try publish(envelope, channel, router, session, encoding)
         case .history: try history(envelope, channel, router, session, encoding)
         case .receipt: try receipt(envelope, channel, router, session, encoding)
+        case .presence: try setPresence(envelope, channel, router, session, encoding)
+        case .presenceList: try listPresence(envelope, channel, router, session, encoding)
+        case .typing: try typing(channel, router, session)
         default: throw RealtimeError(.internal, "unhandled message type \(envelope.type.name)")
         }
       } catch {
         throw ProtocolFault(ProtocolErrorCode(error.code), error.message, id: envelope.id)
       }
     }
+  }
+
+  // MARK: - Presence
+
+  /// Enters the session in `channel`'s presence when the namespace keeps it and the session is
+  /// identified (anonymous clients see presence but are not in it). A full channel leaves it out.
+  private func joinPresence(_ channel: String, _ router: Router, _ session: WebSocketSession?) {
+    guard let identity = session?.identity, (try? router.options(of: channel).presence) == true else { return }
+    let key = PresenceSet.Key(user: identity.user, client: "\(identity.device)/\(id)")
+    guard (try? router.presence.set(channel, key, PresenceSet.Entry(status: "online", meta: [], expiresAt: nil))) != nil
+    else { return }
+    presenceKeys[channel] = key
+  }
+
+  private func leavePresence(_ channel: String) {
+    guard let key = presenceKeys.removeValue(forKey: channel) else { return }
+    router?.presence.remove(channel, key)
+  }
+
+  /// Refuses presence requests for a channel the session is not subscribed to, or without presence.
+  private func checkPresence(_ channel: String, _ router: Router) throws(RealtimeError) {
+    guard subscriptions.contains(channel) else { throw RealtimeError(.forbidden, "subscribe to \(channel) first") }
+    guard try router.options(of: channel).presence else {
+      throw RealtimeError(.forbidden, "\(channel)'s namespace keeps no presence")
+    }
+  }
+
+  /// The session's presence entry in `channel`, or why it has none.
+  private func presenceKey(_ channel: String, _ router: Router) throws(RealtimeError) -> PresenceSet.Key {
+    try checkPresence(channel, router)
+    guard let key = presenceKeys[channel] else {
+      throw RealtimeError(.forbidden, "presence needs a known user: the server's authentication hook names it")
+    }
+    return key
+  }
+
+  private func setPresence(
+    _ request: Envelope, _ channel: String, _ router: Router, _ session: WebSocketSession, _ encoding: EnvelopeEncoding
+  ) throws(RealtimeError) {
+    let key = try presenceKey(channel, router)
+    var entry = router.presence.entry(channel, key) ?? PresenceSet.Entry(status: "online", meta: [], expiresAt: nil)
+    if let status = request.status { entry.status = status }
+    if let data = request.data {
+      guard request.dataIsJSON else { throw RealtimeError(.invalidArgument, "presence meta must be one JSON object") }
+      entry.meta = Array(data)
+    }
+    try router.presence.validate(status: entry.status, meta: entry.meta.isEmpty ? Array("{}".utf8) : entry.meta)
+    try router.presence.set(channel, key, entry)
+    var ack = Envelope(.ack, id: request.id)
+    ack.channel = channel
+    send(ack, to: session, as: encoding)
+  }
+
+  /// Answers with a page of `channel`'s presence: `data` holds the counts and the entries; `user`
+  /// and `device` name the last entry when more follow (pass them back for the next page).
+  private func listPresence(
+    _ request: Envelope, _ channel: String, _ router: Router, _ session: WebSocketSession, _ encoding: EnvelopeEncoding
+  ) throws(RealtimeError) {
+    try checkPresence(channel, router)
+    var cursor: PresenceSet.Key?
+    if let user = request.user { cursor = PresenceSet.Key(user: user, client: request.device ?? "") }
+    let limit = request.limit ?? 100
+    guard limit >= 1, limit <= UInt64(router.presence.limits.maxPageSize) else {
+      throw RealtimeError(.invalidArgument, "limit must be 1 to \(router.presence.limits.maxPageSize)")
+    }
+    let page = try router.presence.page(channel, after: cursor, limit: Int(limit) + 1)
+    let count = router.presence.count(channel)
+    var data = Array(#"{"users":\#(count.users),"entries":\#(count.entries),"page":["#.utf8)
+    PresenceBook.appendEntries(Array(page.prefix(Int(limit))), to: &data)
+    data += Array("]}".utf8)
+    var reply = Envelope(.presenceList, id: request.id)
+    reply.channel = channel
+    reply.data = data[...]
+    reply.dataIsJSON = true
+    if page.count > Int(limit), let last = page.prefix(Int(limit)).last?.0 {
+      reply.user = last.user
+      reply.device = last.client
+    }
+    send(reply, to: session, as: encoding)
+  }
+
+  private func typing(_ channel: String, _ router: Router, _ session: WebSocketSession) throws(RealtimeError) {
+    let key = try presenceKey(channel, router)
+    router.typing(channel, user: key.user, origin: self)
   }
 
   // MARK: - Rate limits
@@ -191,6 +283,8 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
     switch type {
     case .publish: .publish
     case .subscribe: .subscribe
+    case .presence, .presenceList: .presence
+    case .typing: .typing
     default: nil
     }
   }
@@ -399,6 +493,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
     }
     let result = try router.subscribe(channel, self, since: since)
     subscriptions.insert(channel)
+    joinPresence(channel, router, session)
     var reply = Envelope(.subscribed, id: request.id)
     reply.channel = channel
     reply.epoch = result.epoch
@@ -431,6 +526,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
     do throws(RealtimeError) {
       let result = try router.subscribe(channel, self, since: nil)
       subscriptions.insert(channel)
+      joinPresence(channel, router, socket)
       var reply = Envelope(.subscribed)
       reply.channel = channel
       reply.epoch = result.epoch
@@ -446,6 +542,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
     guard let socket, state == .connected, subscriptions.contains(channel) else { return }
     subscriptions.remove(channel)
     router?.unsubscribe(channel, self)
+    leavePresence(channel)
     forgetHeld(of: channel)
     var reply = Envelope(.unsubscribed)
     reply.channel = channel
@@ -485,6 +582,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
   ) {
     if subscriptions.remove(channel) != nil {
       router.unsubscribe(channel, self)
+      leavePresence(channel)
       // Nothing of the channel may follow `unsubscribed`.
       forgetHeld(of: channel)
     }

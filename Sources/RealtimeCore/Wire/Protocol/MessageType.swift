@@ -35,6 +35,13 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
   /// Client → server: the client received, or read, a channel's messages up to `offset`;
   /// answered by `ack`. Server → client: another member's receipt.
   case receipt = 16
+  /// Client → server: set the client's presence status and meta in a channel; answered by `ack`.
+  /// Server → client: who joined, left or changed in a channel (a diff, in `data`).
+  case presence = 17
+  /// Client → server: a page of a channel's presence; answered by `presence_list` with the page.
+  case presenceList = 18
+  /// Client → server: the user is typing in a channel (no answer). Server → client: a member is.
+  case typing = 19
 
   /// The name in JSON's `"type"` field.
   public var name: String {
@@ -55,6 +62,9 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case .history: "history"
     case .gap: "gap"
     case .receipt: "receipt"
+    case .presence: "presence"
+    case .presenceList: "presence_list"
+    case .typing: "typing"
     }
   }
 
@@ -67,7 +77,8 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
   /// Whether clients may send this type; the others are the server's.
   public var isClientMessage: Bool {
     switch self {
-    case .connect, .ping, .subscribe, .unsubscribe, .publish, .history, .receipt: true
+    case .connect, .ping, .subscribe, .unsubscribe, .publish, .history, .receipt, .presence, .presenceList, .typing:
+      true
     case .connected, .pong, .error, .disconnect, .subscribed, .unsubscribed, .ack, .message, .gap: false
     }
   }
