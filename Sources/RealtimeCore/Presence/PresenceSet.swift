@@ -30,6 +30,8 @@ final class PresenceSet {
   private var before: [Key: Entry?] = [:]
   /// Loop time of the last flush, for coalescing.
   var lastFlush: UInt64 = 0
+  /// No lease ends before this (a bound, not exact): `expire` scans only from then.
+  private var nextExpiry = UInt64.max
 
   init(channel: String) { self.channel = channel }
 
@@ -43,6 +45,7 @@ final class PresenceSet {
     if before[key] == nil { before[key] = .some(old) }
     if old == nil { users[key.user, default: 0] += 1 }
     entries[key] = entry
+    if let end = entry.expiresAt { nextExpiry = min(nextExpiry, end) }
   }
 
   /// Removes an entry (a leave); false when there was none.
@@ -57,7 +60,15 @@ final class PresenceSet {
 
   /// Removes the host entries whose lease passed at `now`; returns how many.
   func expire(now: UInt64) -> Int {
-    let gone = entries.filter { $0.value.expiresAt.map { $0 <= now } ?? false }.map(\.key)
+    // A pass over every entry only when some lease may have ended: flushes run every turn.
+    guard now >= nextExpiry else { return 0 }
+    var gone: [Key] = []
+    var next = UInt64.max
+    for (key, entry) in entries {
+      guard let end = entry.expiresAt else { continue }
+      if end <= now { gone.append(key) } else { next = min(next, end) }
+    }
+    nextExpiry = next
     for key in gone { remove(key) }
     return gone.count
   }
