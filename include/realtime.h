@@ -718,6 +718,14 @@ rt_status rt_presence_list(rt_core *core, const char *channel, const char *after
  *  clients show it for 5 s). Errors: RT_EINVAL, RT_ENOTFOUND, RT_ESTATE. Any thread. */
 rt_status rt_typing(rt_core *core, const char *channel, const char *user);
 
+/**
+ * Sets *online to 1 when `user` (as the authentication hook names users) has a session open now;
+ * else 0, and *time_ms (may be NULL) to when their last session ended, in ms since 1970 (0: never
+ * seen). Stored in the database, so it survives restarts. Errors: RT_EINVAL, RT_ESTATE, RT_EIO.
+ * Any thread.
+ */
+rt_status rt_last_seen(rt_core *core, const char *user, int *online, uint64_t *time_ms);
+
 /* ---- Rate limits ------------------------------------------------------------------------- */
 
 /** A rate limit (GCRA): `count` units per `period_ms`, up to `burst` of them at once. Over any

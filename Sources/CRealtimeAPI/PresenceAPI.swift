@@ -91,3 +91,18 @@ import RealtimeCore
     try core(handle).typing(channel: try text(channel, "channel"), user: try text(user, "user"))
   }
 }
+
+@c @implementation public func rt_last_seen(
+  _ handle: OpaquePointer?, _ user: UnsafePointer<CChar>?, _ online: UnsafeMutablePointer<Int32>?,
+  _ timeMs: UnsafeMutablePointer<UInt64>?
+) -> rt_status {
+  online?.pointee = 0
+  timeMs?.pointee = 0
+  guard let handle else { return fail(nil, .invalidArgument, "core is NULL") }
+  guard let online else { return fail(handle, .invalidArgument, "online is NULL") }
+  return status(handle) { () throws(RealtimeError) in
+    let seen = try core(handle).lastSeen(user: try text(user, "user"))
+    online.pointee = seen.online ? 1 : 0
+    timeMs?.pointee = seen.time ?? 0
+  }
+}

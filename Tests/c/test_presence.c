@@ -151,9 +151,27 @@ static void test_bad_input_is_refused(void)
     CHECK_EQ_INT(rt_core_close(&core), RT_OK);
 }
 
+/* Nobody has connected: never seen. The WebSocket path is in the Swift suites (LastSeenTests). */
+static void test_last_seen_of_a_user_never_seen(void)
+{
+    rt_core *core = presence_core();
+    int online = 7;
+    uint64_t time_ms = 7;
+    if (core == NULL)
+        return;
+    CHECK_EQ_INT(rt_last_seen(core, "ada", &online, &time_ms), RT_OK);
+    CHECK_EQ_INT(online, 0);
+    CHECK_EQ_INT(time_ms, 0);
+    CHECK_EQ_INT(rt_last_seen(core, "", &online, &time_ms), RT_EINVAL);
+    CHECK_EQ_INT(rt_last_seen(core, NULL, &online, &time_ms), RT_EINVAL);
+    CHECK_EQ_INT(rt_last_seen(core, "ada", NULL, &time_ms), RT_EINVAL);
+    CHECK_EQ_INT(rt_core_close(&core), RT_OK);
+}
+
 int main(void)
 {
     RUN(test_entries_counts_listing_and_diffs);
     RUN(test_bad_input_is_refused);
+    RUN(test_last_seen_of_a_user_never_seen);
     return harness_summary();
 }

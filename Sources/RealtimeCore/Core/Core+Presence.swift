@@ -114,3 +114,23 @@ extension Core {
     }
   }
 }
+
+/// Whether a user is online, and when they were last seen.
+public struct LastSeen: Sendable, Equatable {
+  /// A session of the user is open now.
+  public let online: Bool
+  /// When their last session ended (ms since 1970); nil while online or when never seen.
+  public let time: UInt64?
+}
+
+extension Core {
+  /// Whether `user` (as the authentication hook names users) is online now, else when their
+  /// last session ended; stored, so it survives restarts. Any thread.
+  public func lastSeen(user: String) throws(RealtimeError) -> LastSeen {
+    guard (1...128).contains(user.utf8.count) else { throw RealtimeError(.invalidArgument, "a user is 1 to 128 bytes") }
+    return try onLoop { engine throws(RealtimeError) in
+      let seen = try engine.router.lastSeen(user)
+      return LastSeen(online: seen.online, time: seen.online ? nil : seen.time)
+    }
+  }
+}

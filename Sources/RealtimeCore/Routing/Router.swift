@@ -301,6 +301,31 @@ final class Router {
     return out
   }
 
+  /// When users went offline in this run, for reads before the write is committed. Bounded: past
+  /// 100,000 users it starts over, the older ones being long committed.
+  private var recentLastSeen: [String: UInt64] = [:]
+
+  /// Records that `user`'s last session ended now (stored with the turn's writes).
+  func recordLastSeen(_ user: String) {
+    let now = clock()
+    if recentLastSeen.count >= 100_000 { recentLastSeen = [:] }
+    recentLastSeen[user] = now
+    log.enqueue(.lastSeen(user: user, time: Int64(clamping: now)))
+  }
+
+  /// Whether `user` is online (a session open now) and, if not, when they were last seen (ms
+  /// since 1970; nil: never, as far as this database knows).
+  func lastSeen(_ user: String) throws(RealtimeError) -> (online: Bool, time: UInt64?) {
+    if userSubscriptions.isOnline(user) { return (true, clock()) }
+    if let time = recentLastSeen[user] { return (false, time) }
+    let stored = try store.read { db throws(RealtimeError) -> Int64? in
+      let stmt = try db.prepare("SELECT time FROM rt_last_seen WHERE user = ?1")
+      try stmt.bind(1, user)
+      return try stmt.step() ? stmt.int64(0) : nil
+    }
+    return (false, stored.map { UInt64(max($0, 0)) })
+  }
+
   /// Subscribers of `name` now (0 when the channel is not open).
   func subscriberCount(_ name: String) -> Int { channels[name]?.subscribers.count ?? 0 }
 

@@ -53,9 +53,15 @@ final class UserSubscriptions {
     for channel in channels[user] ?? [] { session.serverSubscribe(channel) }
   }
 
-  /// A session of `user` ended.
-  func ended(_ session: UserSession, as user: String) {
+  /// A session of `user` ended; true when it was their last.
+  @discardableResult
+  func ended(_ session: UserSession, as user: String) -> Bool {
     sessions[user]?[ObjectIdentifier(session)] = nil
-    if sessions[user]?.isEmpty == true { sessions[user] = nil }
+    guard sessions[user]?.isEmpty == true else { return false }
+    sessions[user] = nil
+    return true
   }
+
+  /// Whether `user` has a session open now.
+  func isOnline(_ user: String) -> Bool { sessions[user] != nil }
 }

@@ -44,6 +44,13 @@ enum Schema {
       PRIMARY KEY (user, channel, device)
     ) WITHOUT ROWID;
     """,
+    // 4: last seen: per user, when their last session ended (ms since 1970).
+    """
+    CREATE TABLE rt_last_seen (
+      user TEXT PRIMARY KEY,
+      time INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
   ]
 
   /// The version this library writes.

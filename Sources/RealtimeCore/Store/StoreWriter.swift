@@ -13,6 +13,8 @@ enum StoreWrite: Sendable {
   case trim(streamID: Int64, belowSeq: Int64, keepSeq: Int64, olderThan: Int64)
   /// Sets a receipt cursor; within the same epoch it only ever moves forward.
   case receipt(user: String, channel: String, device: String, epoch: String, delivered: Int64, read: Int64)
+  /// Records when a user was last seen; never moves back.
+  case lastSeen(user: String, time: Int64)
 }
 
 /// The writes gathered during one loop turn, committed together.
@@ -49,6 +51,7 @@ final class StoreWriter: @unchecked Sendable {
   private var insertEntry: SQLiteStatement?
   private var trimEntries: SQLiteStatement?
   private var upsertReceipt: SQLiteStatement?
+  private var upsertLastSeen: SQLiteStatement?
 
   /// Takes ownership of `db` and starts the thread. `deliver` runs on the writer thread after
   /// each commit with the outcome of every batch in it.
@@ -106,6 +109,7 @@ final class StoreWriter: @unchecked Sendable {
         insertEntry = nil
         trimEntries = nil
         upsertReceipt = nil
+        upsertLastSeen = nil
         connection = nil
         return
       }
@@ -190,6 +194,17 @@ final class StoreWriter: @unchecked Sendable {
       try stmt.bind(4, epoch)
       try stmt.bind(5, delivered)
       try stmt.bind(6, read)
+      _ = try stmt.step()
+    case .lastSeen(let user, let time):
+      let stmt = try statement(
+        &upsertLastSeen,
+        """
+        INSERT INTO rt_last_seen(user, time) VALUES (?1, ?2)
+        ON CONFLICT(user) DO UPDATE SET time = max(time, excluded.time)
+        """)
+      defer { stmt.reset() }
+      try stmt.bind(1, user)
+      try stmt.bind(2, time)
       _ = try stmt.step()
     case .trim(let streamID, let belowSeq, let keepSeq, let olderThan):
       let stmt = try statement(

@@ -127,7 +127,9 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
     state = .ended
     socket = nil
     batch = []
-    if let user = identityUser { router?.userSubscriptions.ended(self, as: user) }
+    if let user = identityUser, let router, router.userSubscriptions.ended(self, as: user) {
+      router.recordLastSeen(user)
+    }
     for channel in subscriptions {
       router?.unsubscribe(channel, self)
       leavePresence(channel)
