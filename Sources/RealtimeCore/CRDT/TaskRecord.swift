@@ -1,0 +1,111 @@
+/// The clock and identity a replica edits with: its id, the next event's counter (kept in each
+/// document's version vector) and a hybrid logical clock for last-writer-wins.
+public struct ReplicaClock: Sendable {
+  public let replica: ReplicaID
+  public var hlc = HybridClock()
+  public init(_ replica: ReplicaID) { self.replica = replica }
+}
+
+/// A task, merged field by field across replicas edited offline:
+/// - status, priority, category, due date, title and description: multi-value registers (the
+///   last writer's value is the value; concurrent writes stay visible as a conflict until set
+///   again);
+/// - assignees and tags: add-wins sets;
+/// - position in its list: a fractional index in a register, so a move is one write and
+///   concurrent moves resolve to one place;
+/// - soft delete and restore: a register (restore after delete wins if it is later).
+/// States merge with `merge`, which is idempotent, commutative and associative.
+public struct TaskRecord: Equatable, Sendable {
+  public let id: String
+  /// Every event this state has seen.
+  public private(set) var context = VersionVector()
+  public private(set) var title = MultiValueRegister<String>()
+  public private(set) var description = MultiValueRegister<String>()
+  public private(set) var status = MultiValueRegister<String>()
+  public private(set) var priority = MultiValueRegister<Int64>()
+  public private(set) var category = MultiValueRegister<String>()
+  /// Milliseconds since 1970; nil: no due date.
+  public private(set) var dueDate = MultiValueRegister<Int64?>()
+  public private(set) var position = MultiValueRegister<[UInt8]>()
+  public private(set) var deleted = MultiValueRegister<Bool>()
+  public private(set) var assignees = AddWinsSet<String>()
+  public private(set) var tags = AddWinsSet<String>()
+
+  public init(id: String) { self.id = id }
+
+  /// A field that holds one value.
+  public enum Field: Sendable {
+    case title(String)
+    case description(String)
+    case status(String)
+    case priority(Int64)
+    case category(String)
+    case dueDate(Int64?)
+    case position([UInt8])
+    case deleted(Bool)
+  }
+
+  /// Sets a field as `clock`'s replica at wall time `wallMs`.
+  public mutating func set(_ field: Field, by clock: inout ReplicaClock, wallMs: UInt64) {
+    let dot = context.next(clock.replica)
+    let time = clock.hlc.now(wallMs: wallMs)
+    switch field {
+    case .title(let v): title.set(v, dot: dot, time: time)
+    case .description(let v): description.set(v, dot: dot, time: time)
+    case .status(let v): status.set(v, dot: dot, time: time)
+    case .priority(let v): priority.set(v, dot: dot, time: time)
+    case .category(let v): category.set(v, dot: dot, time: time)
+    case .dueDate(let v): dueDate.set(v, dot: dot, time: time)
+    case .position(let v): position.set(v, dot: dot, time: time)
+    case .deleted(let v): deleted.set(v, dot: dot, time: time)
+    }
+  }
+
+  /// The two sets of a task.
+  public enum SetField: Sendable {
+    case assignees
+    case tags
+  }
+
+  public mutating func insert(_ element: String, into field: SetField, by clock: ReplicaClock) {
+    let dot = context.next(clock.replica)
+    switch field {
+    case .assignees: assignees.insert(element, dot: dot)
+    case .tags: tags.insert(element, dot: dot)
+    }
+  }
+
+  public mutating func remove(_ element: String, from field: SetField) {
+    switch field {
+    case .assignees: assignees.remove(element)
+    case .tags: tags.remove(element)
+    }
+  }
+
+  /// Merges another replica's state of the same task (a different id is refused).
+  public mutating func merge(_ other: TaskRecord) throws(RealtimeError) {
+    guard other.id == id else { throw RealtimeError(.invalidArgument, "task \(other.id) is not task \(id)") }
+    let (a, b) = (context, other.context)
+    title = title.joined(a, other.title, b)
+    description = description.joined(a, other.description, b)
+    status = status.joined(a, other.status, b)
+    priority = priority.joined(a, other.priority, b)
+    category = category.joined(a, other.category, b)
+    dueDate = dueDate.joined(a, other.dueDate, b)
+    position = position.joined(a, other.position, b)
+    deleted = deleted.joined(a, other.deleted, b)
+    assignees = assignees.joined(a, other.assignees, b)
+    tags = tags.joined(a, other.tags, b)
+    context.merge(b)
+  }
+
+  /// The newest timestamp of any live write, for a replica's clock to observe after a merge.
+  public var newestTime: UInt64 {
+    [
+      title.writes.values.map(\.time).max(), description.writes.values.map(\.time).max(),
+      status.writes.values.map(\.time).max(), priority.writes.values.map(\.time).max(),
+      category.writes.values.map(\.time).max(), dueDate.writes.values.map(\.time).max(),
+      position.writes.values.map(\.time).max(), deleted.writes.values.map(\.time).max(),
+    ].compactMap { $0 }.max() ?? 0
+  }
+}
