@@ -49,5 +49,10 @@ let package = Package(
     .executableTarget(
       name: "fuzz-rate-limiter",
       dependencies: [.product(name: "RealtimeCore", package: "RealtimeCore")]),
+    // Arbitrary bytes as an encoded task record (a CRDT update from another replica): never a
+    // crash; whatever decodes re-encodes to the same bytes and merges cleanly.
+    .executableTarget(
+      name: "fuzz-task-record",
+      dependencies: [.product(name: "RealtimeCore", package: "RealtimeCore")]),
   ]
 )

@@ -35,6 +35,11 @@ public struct VersionVector: Equatable, Sendable {
     return Dot(replica, counter)
   }
 
+  /// Records `dot` and everything of its replica before it as seen.
+  public mutating func observe(_ dot: Dot) {
+    if dot.counter > self[dot.replica] { counters[dot.replica] = dot.counter }
+  }
+
   /// Everything either has seen.
   public mutating func merge(_ other: VersionVector) {
     for (replica, counter) in other.counters where counter > self[replica] { counters[replica] = counter }

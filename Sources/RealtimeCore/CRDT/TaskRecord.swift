@@ -18,18 +18,18 @@ public struct ReplicaClock: Sendable {
 public struct TaskRecord: Equatable, Sendable {
   public let id: String
   /// Every event this state has seen.
-  public private(set) var context = VersionVector()
-  public private(set) var title = MultiValueRegister<String>()
-  public private(set) var description = MultiValueRegister<String>()
-  public private(set) var status = MultiValueRegister<String>()
-  public private(set) var priority = MultiValueRegister<Int64>()
-  public private(set) var category = MultiValueRegister<String>()
+  public internal(set) var context = VersionVector()
+  public internal(set) var title = MultiValueRegister<String>()
+  public internal(set) var description = MultiValueRegister<String>()
+  public internal(set) var status = MultiValueRegister<String>()
+  public internal(set) var priority = MultiValueRegister<Int64>()
+  public internal(set) var category = MultiValueRegister<String>()
   /// Milliseconds since 1970; nil: no due date.
-  public private(set) var dueDate = MultiValueRegister<Int64?>()
-  public private(set) var position = MultiValueRegister<[UInt8]>()
-  public private(set) var deleted = MultiValueRegister<Bool>()
-  public private(set) var assignees = AddWinsSet<String>()
-  public private(set) var tags = AddWinsSet<String>()
+  public internal(set) var dueDate = MultiValueRegister<Int64?>()
+  public internal(set) var position = MultiValueRegister<[UInt8]>()
+  public internal(set) var deleted = MultiValueRegister<Bool>()
+  public internal(set) var assignees = AddWinsSet<String>()
+  public internal(set) var tags = AddWinsSet<String>()
 
   public init(id: String) { self.id = id }
 

@@ -127,4 +127,15 @@ public enum FuzzEntry {
     }
     return passed
   }
+
+  /// Decodes `bytes` as an encoded task record. Returns -1 when refused, the encoding's length
+  /// when it decodes, or -2 when a decoded state does not re-encode to the same bytes or does
+  /// not merge into a fresh record of its id.
+  public static func taskRecord(_ bytes: UnsafeRawBufferPointer) -> Int {
+    guard let record = try? TaskRecord(decoding: Array(bytes), wallMs: 1_800_000_000_000) else { return -1 }
+    guard record.encoded() == Array(bytes) else { return -2 }
+    var fresh = TaskRecord(id: record.id)
+    guard (try? fresh.merge(record)) != nil, fresh == record else { return -2 }
+    return bytes.count
+  }
 }

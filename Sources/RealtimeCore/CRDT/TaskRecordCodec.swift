@@ -1,0 +1,238 @@
+/// The binary encoding of a task record's state (`docs/protocol.md`, "Task records"): canonical,
+/// so replicas with equal states have equal bytes; every list sorted and checked on the way in,
+/// every length bounded before anything is allocated. Decoding never traps; what does not
+/// decode, or decodes to an inconsistent state, is an error and changes nothing.
+extension TaskRecord {
+  /// Format byte of this encoding.
+  static let format: UInt8 = 1
+  /// Limits on what a decoded record may hold.
+  static let maxEncodedBytes = 1 << 20
+  static let maxStringBytes = 64 << 10
+  static let maxLiveWrites = 256
+  static let maxElements = 10_000
+  static let maxReplicas = 10_000
+
+  /// The state as bytes.
+  public func encoded() -> [UInt8] {
+    var w = ByteWriter()
+    w.byte(Self.format)
+    w.bytes(Array(id.utf8))
+    let replicas = context.counters.sorted { $0.key < $1.key }
+    w.varint(UInt64(replicas.count))
+    for (replica, counter) in replicas {
+      w.varint(replica.raw)
+      w.varint(counter)
+    }
+    for register in [title, description, status, category] { w.register(register) { $0.bytes(Array($1.utf8)) } }
+    w.register(priority) { $0.varint(zigzag($1)) }
+    w.register(dueDate) { w, value in
+      w.byte(value == nil ? 0 : 1)
+      if let value { w.varint(zigzag(value)) }
+    }
+    w.register(position) { $0.bytes($1) }
+    w.register(deleted) { $0.byte($1 ? 1 : 0) }
+    for set in [assignees, tags] {
+      let elements = set.adds.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
+      w.varint(UInt64(elements.count))
+      for (element, dots) in elements {
+        w.bytes(Array(element.utf8))
+        w.dots(dots.sorted())
+      }
+    }
+    return w.out
+  }
+
+  /// Decodes a state; `wallMs` bounds its timestamps (at most a day ahead).
+  public init(decoding bytes: [UInt8], wallMs: UInt64) throws(RealtimeError) {
+    guard bytes.count <= Self.maxEncodedBytes else {
+      throw RealtimeError(.tooLarge, "a task record of \(bytes.count) bytes exceeds \(Self.maxEncodedBytes)")
+    }
+    var r = ByteReader(bytes)
+    guard try r.byte() == Self.format else { throw RealtimeError(.version, "unknown task record format") }
+    self.init(id: try r.string(max: 256))
+    let replicas = try r.count(max: Self.maxReplicas)
+    var last: UInt64?
+    for _ in 0..<replicas {
+      let replica = try r.varint()
+      let counter = try r.varint()
+      guard last.map({ replica > $0 }) ?? true, counter >= 1 else { throw r.fault("version vector out of order") }
+      last = replica
+      context.observe(Dot(ReplicaID(replica), counter))
+    }
+    let maxTime = HybridClock.pack(wallMs &+ HybridClock.maxDriftMs, 0xFFFF)
+    let ctx = context
+    func strings() throws(RealtimeError) -> MultiValueRegister<String> {
+      try r.register(ctx, maxTime) { r throws(RealtimeError) in try r.string(max: Self.maxStringBytes) }
+    }
+    title = try strings()
+    description = try strings()
+    status = try strings()
+    category = try strings()
+    priority = try r.register(ctx, maxTime) { r throws(RealtimeError) in unzigzag(try r.varint()) }
+    dueDate = try r.register(ctx, maxTime) { r throws(RealtimeError) -> Int64? in
+      switch try r.byte() {
+      case 0: return nil
+      case 1: return unzigzag(try r.varint())
+      default: throw r.fault("bad due date flag")
+      }
+    }
+    position = try r.register(ctx, maxTime) { r throws(RealtimeError) in try r.data(max: 4096) }
+    deleted = try r.register(ctx, maxTime) { r throws(RealtimeError) -> Bool in
+      switch try r.byte() {
+      case 0: return false
+      case 1: return true
+      default: throw r.fault("bad boolean")
+      }
+    }
+    assignees = try r.set(ctx, max: Self.maxElements)
+    tags = try r.set(ctx, max: Self.maxElements)
+    guard r.atEnd else { throw r.fault("trailing bytes") }
+  }
+
+  /// Merges an encoded state: an error (malformed, inconsistent, another task, timestamps a day
+  /// ahead of `wallMs`) leaves this record as it was.
+  public mutating func apply(_ bytes: [UInt8], wallMs: UInt64) throws(RealtimeError) {
+    try merge(try TaskRecord(decoding: bytes, wallMs: wallMs))
+  }
+}
+
+private func zigzag(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v << 1) ^ (v >> 63)) }
+private func unzigzag(_ v: UInt64) -> Int64 { Int64(bitPattern: v >> 1) ^ -Int64(bitPattern: v & 1) }
+
+/// Appends the encoding's pieces.
+private struct ByteWriter {
+  var out: [UInt8] = []
+
+  mutating func byte(_ b: UInt8) { out.append(b) }
+
+  mutating func varint(_ value: UInt64) {
+    var v = value
+    while v >= 0x80 {
+      out.append(UInt8(truncatingIfNeeded: v) | 0x80)
+      v >>= 7
+    }
+    out.append(UInt8(v))
+  }
+
+  mutating func bytes(_ b: [UInt8]) {
+    varint(UInt64(b.count))
+    out += b
+  }
+
+  mutating func dots(_ dots: [Dot]) {
+    varint(UInt64(dots.count))
+    for dot in dots {
+      varint(dot.replica.raw)
+      varint(dot.counter)
+    }
+  }
+
+  mutating func register<V>(_ register: MultiValueRegister<V>, _ value: (inout ByteWriter, V) -> Void) {
+    let writes = register.writes.sorted { $0.key < $1.key }
+    varint(UInt64(writes.count))
+    for (dot, write) in writes {
+      varint(dot.replica.raw)
+      varint(dot.counter)
+      varint(write.time)
+      value(&self, write.value)
+    }
+  }
+}
+
+/// Reads the encoding's pieces, every length checked against what is left.
+private struct ByteReader {
+  let bytes: [UInt8]
+  var at = 0
+
+  init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+  var atEnd: Bool { at == bytes.count }
+
+  func fault(_ what: String) -> RealtimeError { RealtimeError(.corrupt, "invalid task record at byte \(at): \(what)") }
+
+  mutating func byte() throws(RealtimeError) -> UInt8 {
+    guard at < bytes.count else { throw fault("cut short") }
+    defer { at += 1 }
+    return bytes[at]
+  }
+
+  mutating func varint() throws(RealtimeError) -> UInt64 {
+    var value: UInt64 = 0
+    var shift: UInt64 = 0
+    while true {
+      let b = try byte()
+      guard shift < 64, shift < 63 || b <= 1 else { throw fault("varint too long") }
+      // A last byte of 0 after others is an overlong form: the encoding is canonical.
+      guard b != 0 || shift == 0 else { throw fault("overlong varint") }
+      value |= UInt64(b & 0x7F) << shift
+      if b & 0x80 == 0 { return value }
+      shift += 7
+    }
+  }
+
+  /// A count of items, each at least one byte: bounded by `max` and by what is left.
+  mutating func count(max: Int) throws(RealtimeError) -> Int {
+    let n = try varint()
+    guard n <= UInt64(max), n <= UInt64(bytes.count - at) else { throw fault("count \(n) too large") }
+    return Int(n)
+  }
+
+  mutating func data(max: Int) throws(RealtimeError) -> [UInt8] {
+    let n = try varint()
+    guard n <= UInt64(max), n <= UInt64(bytes.count - at) else { throw fault("length \(n) too large") }
+    defer { at += Int(n) }
+    return Array(bytes[at..<(at + Int(n))])
+  }
+
+  mutating func string(max: Int) throws(RealtimeError) -> String {
+    let raw = try data(max: max)
+    guard let text = String(validating: raw, as: UTF8.self) else { throw fault("text is not UTF-8") }
+    return text
+  }
+
+  /// A dot the state's version vector must have seen (a live event it has not seen is
+  /// inconsistent).
+  mutating func dot(_ context: VersionVector) throws(RealtimeError) -> Dot {
+    let dot = Dot(ReplicaID(try varint()), try varint())
+    guard dot.counter >= 1, context.contains(dot) else { throw fault("an event the version vector has not seen") }
+    return dot
+  }
+
+  mutating func register<V>(
+    _ context: VersionVector, _ maxTime: UInt64, _ value: (inout ByteReader) throws(RealtimeError) -> V
+  ) throws(RealtimeError) -> MultiValueRegister<V> {
+    var register = MultiValueRegister<V>()
+    var last: Dot?
+    for _ in 0..<(try count(max: TaskRecord.maxLiveWrites)) {
+      let dot = try dot(context)
+      guard last.map({ $0 < dot }) ?? true else { throw fault("writes out of order") }
+      last = dot
+      let time = try varint()
+      guard time <= maxTime else { throw fault("a timestamp more than a day in the future") }
+      register.writes[dot] = Timestamped(time: time, value: try value(&self))
+    }
+    return register
+  }
+
+  mutating func set(_ context: VersionVector, max: Int) throws(RealtimeError) -> AddWinsSet<String> {
+    var set = AddWinsSet<String>()
+    var last: [UInt8]?
+    for _ in 0..<(try count(max: max)) {
+      let raw = try data(max: TaskRecord.maxStringBytes)
+      guard last.map({ $0.lexicographicallyPrecedes(raw) }) ?? true else { throw fault("elements out of order") }
+      last = raw
+      guard let element = String(validating: raw, as: UTF8.self) else { throw fault("text is not UTF-8") }
+      var dots: Set<Dot> = []
+      var lastDot: Dot?
+      for _ in 0..<(try count(max: TaskRecord.maxLiveWrites)) {
+        let dot = try dot(context)
+        guard lastDot.map({ $0 < dot }) ?? true else { throw fault("events out of order") }
+        lastDot = dot
+        dots.insert(dot)
+      }
+      guard !dots.isEmpty else { throw fault("an element without an event") }
+      set.adds[element] = dots
+    }
+    return set
+  }
+}
