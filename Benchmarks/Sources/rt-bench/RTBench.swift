@@ -63,6 +63,9 @@ struct RTBench: ParsableCommand {
   @Option(help: "Host subscribers in the persistent-publish run with subscribers.")
   var publishSubscribers = 100
 
+  @Flag(help: "Skip the CRDT benchmark (task record sync, file chunking).")
+  var skipCrdt = false
+
   @Flag(help: "Skip the presence churn benchmark.")
   var skipPresence = false
 
@@ -119,6 +122,9 @@ struct RTBench: ParsableCommand {
     }
     if !skipPresence {
       report["presence"] = try runPresence()
+    }
+    if !skipCrdt {
+      report["crdt"] = try runCRDT()
     }
 
     let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
