@@ -66,6 +66,16 @@ struct RTBench: ParsableCommand {
   @Flag(help: "Skip the CRDT benchmark (task record sync, file chunking).")
   var skipCrdt = false
 
+  @Flag(help: "Skip the text CRDT benchmark (editing trace replay, snapshot, merge).")
+  var skipText = false
+
+  @Option(help: "The editing trace the text benchmark replays.")
+  var textTrace = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent("../../../../shared/data/editing-traces/automerge-paper.json.gz").standardizedFileURL.path
+
+  @Option(help: "Replays of the editing trace; the best and the median are reported.")
+  var textRounds = 7
+
   @Flag(help: "Skip the presence churn benchmark.")
   var skipPresence = false
 
@@ -125,6 +135,9 @@ struct RTBench: ParsableCommand {
     }
     if !skipCrdt {
       report["crdt"] = try runCRDT()
+    }
+    if !skipText {
+      report["text"] = try runText(tracePath: textTrace, rounds: textRounds)
     }
 
     let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])

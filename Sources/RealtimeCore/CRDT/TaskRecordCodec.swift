@@ -47,7 +47,7 @@ extension TaskRecord {
     guard bytes.count <= Self.maxEncodedBytes else {
       throw RealtimeError(.tooLarge, "a task record of \(bytes.count) bytes exceeds \(Self.maxEncodedBytes)")
     }
-    var r = ByteReader(bytes)
+    var r = ByteReader(bytes, what: "task record")
     guard try r.byte() == Self.format else { throw RealtimeError(.version, "unknown task record format") }
     self.init(id: try r.string(max: 256))
     let replicas = try r.count(max: Self.maxReplicas)
@@ -96,29 +96,8 @@ extension TaskRecord {
   }
 }
 
-private func zigzag(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v << 1) ^ (v >> 63)) }
-private func unzigzag(_ v: UInt64) -> Int64 { Int64(bitPattern: v >> 1) ^ -Int64(bitPattern: v & 1) }
-
-/// Appends the encoding's pieces.
-private struct ByteWriter {
-  var out: [UInt8] = []
-
-  mutating func byte(_ b: UInt8) { out.append(b) }
-
-  mutating func varint(_ value: UInt64) {
-    var v = value
-    while v >= 0x80 {
-      out.append(UInt8(truncatingIfNeeded: v) | 0x80)
-      v >>= 7
-    }
-    out.append(UInt8(v))
-  }
-
-  mutating func bytes(_ b: [UInt8]) {
-    varint(UInt64(b.count))
-    out += b
-  }
-
+/// The pieces of a task record: dots and registers.
+extension ByteWriter {
   mutating func dots(_ dots: [Dot]) {
     varint(UInt64(dots.count))
     for dot in dots {
@@ -139,57 +118,8 @@ private struct ByteWriter {
   }
 }
 
-/// Reads the encoding's pieces, every length checked against what is left.
-private struct ByteReader {
-  let bytes: [UInt8]
-  var at = 0
-
-  init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-  var atEnd: Bool { at == bytes.count }
-
-  func fault(_ what: String) -> RealtimeError { RealtimeError(.corrupt, "invalid task record at byte \(at): \(what)") }
-
-  mutating func byte() throws(RealtimeError) -> UInt8 {
-    guard at < bytes.count else { throw fault("cut short") }
-    defer { at += 1 }
-    return bytes[at]
-  }
-
-  mutating func varint() throws(RealtimeError) -> UInt64 {
-    var value: UInt64 = 0
-    var shift: UInt64 = 0
-    while true {
-      let b = try byte()
-      guard shift < 64, shift < 63 || b <= 1 else { throw fault("varint too long") }
-      // A last byte of 0 after others is an overlong form: the encoding is canonical.
-      guard b != 0 || shift == 0 else { throw fault("overlong varint") }
-      value |= UInt64(b & 0x7F) << shift
-      if b & 0x80 == 0 { return value }
-      shift += 7
-    }
-  }
-
-  /// A count of items, each at least one byte: bounded by `max` and by what is left.
-  mutating func count(max: Int) throws(RealtimeError) -> Int {
-    let n = try varint()
-    guard n <= UInt64(max), n <= UInt64(bytes.count - at) else { throw fault("count \(n) too large") }
-    return Int(n)
-  }
-
-  mutating func data(max: Int) throws(RealtimeError) -> [UInt8] {
-    let n = try varint()
-    guard n <= UInt64(max), n <= UInt64(bytes.count - at) else { throw fault("length \(n) too large") }
-    defer { at += Int(n) }
-    return Array(bytes[at..<(at + Int(n))])
-  }
-
-  mutating func string(max: Int) throws(RealtimeError) -> String {
-    let raw = try data(max: max)
-    guard let text = String(validating: raw, as: UTF8.self) else { throw fault("text is not UTF-8") }
-    return text
-  }
-
+/// The pieces of a task record, checked against its version vector.
+extension ByteReader {
   /// A dot the state's version vector must have seen (a live event it has not seen is
   /// inconsistent).
   mutating func dot(_ context: VersionVector) throws(RealtimeError) -> Dot {
