@@ -51,6 +51,25 @@ enum Schema {
       time INTEGER NOT NULL
     ) WITHOUT ROWID;
     """,
+    // 5: replicated documents (text, task lists, files), opaque to the store. A document is its
+    // newest snapshot, which covers updates 1...snapshot_seq, plus the log of the updates after
+    // it; last_seq is kept on the row (not max(seq) of the log) because compaction empties the
+    // log. Every row of rt_doc_updates has snapshot_seq < seq <= last_seq of its document.
+    """
+    CREATE TABLE rt_docs (
+      id           TEXT PRIMARY KEY,
+      kind         INTEGER NOT NULL,
+      snapshot     BLOB,
+      snapshot_seq INTEGER NOT NULL DEFAULT 0,
+      last_seq     INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE TABLE rt_doc_updates (
+      doc  TEXT NOT NULL REFERENCES rt_docs(id),
+      seq  INTEGER NOT NULL,
+      body BLOB NOT NULL,
+      PRIMARY KEY (doc, seq)
+    ) WITHOUT ROWID;
+    """,
   ]
 
   /// The version this library writes.

@@ -15,6 +15,20 @@ enum StoreWrite: Sendable {
   case receipt(user: String, channel: String, device: String, epoch: String, delivered: Int64, read: Int64)
   /// Records when a user was last seen; never moves back.
   case lastSeen(user: String, time: Int64)
+  /// Creates document `id` of `kind` with an empty log, unless it exists; fails
+  /// (`.invalidArgument`) if it exists with another kind, since its updates would be misread.
+  case docCreate(id: String, kind: Int)
+  /// Appends update `seq` to a document's log; fails unless `seq` is exactly one past its last
+  /// seq (`.state`; `.notFound` without the document), so the log never gets a gap or a
+  /// duplicate whatever happened to earlier batches.
+  case docAppend(id: String, seq: Int64, body: [UInt8])
+  /// Stores `snapshot` as the document's state after updates `1...throughSeq` and deletes those
+  /// updates from the log, in the same transaction. Fails (`.state`) unless the current snapshot
+  /// seq <= `throughSeq` <= last seq: a snapshot never covers updates that were not stored, and
+  /// never goes back behind one already taken (whose updates are gone).
+  case docCompact(id: String, snapshot: [UInt8], throughSeq: Int64)
+  /// Deletes a document with its snapshot and log; nothing happens when it does not exist.
+  case docDelete(id: String)
 }
 
 /// The writes gathered during one loop turn, committed together.
@@ -52,6 +66,18 @@ final class StoreWriter: @unchecked Sendable {
   private var trimEntries: SQLiteStatement?
   private var upsertReceipt: SQLiteStatement?
   private var upsertLastSeen: SQLiteStatement?
+  private var docStatements = DocumentStatements()
+
+  /// The document writes' prepared statements, kept together so they are released together.
+  private struct DocumentStatements {
+    var insert: SQLiteStatement?
+    var state: SQLiteStatement?
+    var advance: SQLiteStatement?
+    var insertUpdate: SQLiteStatement?
+    var snapshot: SQLiteStatement?
+    var dropUpdates: SQLiteStatement?
+    var delete: SQLiteStatement?
+  }
 
   /// Takes ownership of `db` and starts the thread. `deliver` runs on the writer thread after
   /// each commit with the outcome of every batch in it.
@@ -110,6 +136,7 @@ final class StoreWriter: @unchecked Sendable {
         trimEntries = nil
         upsertReceipt = nil
         upsertLastSeen = nil
+        docStatements = DocumentStatements()
         connection = nil
         return
       }
@@ -233,7 +260,117 @@ final class StoreWriter: @unchecked Sendable {
       guard try db().changes == 1 else {
         throw RealtimeError(.internal, "append of entry \(seq) to stream \(streamID) would leave a gap; refused")
       }
+    case .docCreate(let id, let kind):
+      try createDocument(id, kind: kind)
+    case .docAppend(let id, let seq, let body):
+      try appendToDocument(id, seq: seq, body: body)
+    case .docCompact(let id, let snapshot, let throughSeq):
+      try compactDocument(id, snapshot: snapshot, throughSeq: throughSeq)
+    case .docDelete(let id):
+      try deleteDocument(id)
     }
+  }
+
+  /// Applies `.docCreate`.
+  private func createDocument(_ id: String, kind: Int) throws(RealtimeError) {
+    try DocumentLimits.check(id: id)
+    let stmt = try statement(
+      &docStatements.insert, "INSERT INTO rt_docs(id, kind) VALUES (?1, ?2) ON CONFLICT(id) DO NOTHING")
+    defer { stmt.reset() }
+    try stmt.bind(1, id)
+    try stmt.bind(2, Int64(kind))
+    _ = try stmt.step()
+    guard try db().changes == 0 else { return }
+    // It existed: fine if it is the same document, refused if the kinds disagree.
+    if let existing = try documentState(id), existing.kind != Int64(kind) {
+      throw RealtimeError(
+        .invalidArgument, "document '\(id)' exists with kind \(existing.kind); refused to create it as kind \(kind)")
+    }
+  }
+
+  /// Applies `.docAppend`.
+  private func appendToDocument(_ id: String, seq: Int64, body: [UInt8]) throws(RealtimeError) {
+    try DocumentLimits.check(id: id)
+    try DocumentLimits.check(update: body)
+    // Advancing last_seq only from seq - 1 is the gap and duplicate check; the insert follows in
+    // the same transaction, so a failure of either leaves neither.
+    let advance = try statement(
+      &docStatements.advance, "UPDATE rt_docs SET last_seq = ?2 WHERE id = ?1 AND last_seq + 1 = ?2")
+    defer { advance.reset() }
+    try advance.bind(1, id)
+    try advance.bind(2, seq)
+    _ = try advance.step()
+    guard try db().changes == 1 else {
+      guard let state = try documentState(id) else {
+        throw RealtimeError(.notFound, "no document '\(id)' to append update \(seq) to")
+      }
+      throw RealtimeError(
+        .state,
+        "update \(seq) of document '\(id)' does not follow its last update \(state.lastSeq) (a gap or a duplicate); refused"
+      )
+    }
+    let insert = try statement(
+      &docStatements.insertUpdate, "INSERT INTO rt_doc_updates(doc, seq, body) VALUES (?1, ?2, ?3)")
+    defer { insert.reset() }
+    try insert.bind(1, id)
+    try insert.bind(2, seq)
+    try insert.bind(3, body)
+    _ = try insert.step()
+  }
+
+  /// Applies `.docCompact`.
+  private func compactDocument(_ id: String, snapshot: [UInt8], throughSeq: Int64) throws(RealtimeError) {
+    try DocumentLimits.check(id: id)
+    try DocumentLimits.check(snapshot: snapshot)
+    let store = try statement(
+      &docStatements.snapshot,
+      "UPDATE rt_docs SET snapshot = ?2, snapshot_seq = ?3 WHERE id = ?1 AND ?3 BETWEEN snapshot_seq AND last_seq")
+    defer { store.reset() }
+    try store.bind(1, id)
+    try store.bind(2, snapshot)
+    try store.bind(3, throughSeq)
+    _ = try store.step()
+    guard try db().changes == 1 else {
+      guard let state = try documentState(id) else {
+        throw RealtimeError(.notFound, "no document '\(id)' to compact")
+      }
+      throw RealtimeError(
+        .state,
+        "a snapshot of document '\(id)' through update \(throughSeq) is outside \(state.snapshotSeq)...\(state.lastSeq) (its snapshot to its last update); refused"
+      )
+    }
+    try dropDocumentUpdates(id, throughSeq: throughSeq)
+  }
+
+  /// Applies `.docDelete`.
+  private func deleteDocument(_ id: String) throws(RealtimeError) {
+    try DocumentLimits.check(id: id)
+    // The log first: its rows reference the document.
+    try dropDocumentUpdates(id, throughSeq: .max)
+    let stmt = try statement(&docStatements.delete, "DELETE FROM rt_docs WHERE id = ?1")
+    defer { stmt.reset() }
+    try stmt.bind(1, id)
+    _ = try stmt.step()
+  }
+
+  /// Deletes a document's updates `1...throughSeq`.
+  private func dropDocumentUpdates(_ id: String, throughSeq: Int64) throws(RealtimeError) {
+    let stmt = try statement(&docStatements.dropUpdates, "DELETE FROM rt_doc_updates WHERE doc = ?1 AND seq <= ?2")
+    defer { stmt.reset() }
+    try stmt.bind(1, id)
+    try stmt.bind(2, throughSeq)
+    _ = try stmt.step()
+  }
+
+  /// A document's kind and seqs, read to explain a refusal; nil when it does not exist.
+  private func documentState(_ id: String) throws(RealtimeError)
+    -> (kind: Int64, snapshotSeq: Int64, lastSeq: Int64)?
+  {
+    let stmt = try statement(&docStatements.state, "SELECT kind, snapshot_seq, last_seq FROM rt_docs WHERE id = ?1")
+    defer { stmt.reset() }
+    try stmt.bind(1, id)
+    guard try stmt.step() else { return nil }
+    return (stmt.int64(0), stmt.int64(1), stmt.int64(2))
   }
 
   private func statement(_ slot: inout SQLiteStatement?, _ sql: String) throws(RealtimeError)
