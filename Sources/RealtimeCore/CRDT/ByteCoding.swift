@@ -104,3 +104,45 @@ struct ByteReader {
 
 func zigzag(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v << 1) ^ (v >> 63)) }
 func unzigzag(_ v: UInt64) -> Int64 { Int64(bitPattern: v >> 1) ^ -Int64(bitPattern: v & 1) }
+
+/// Writes bytes through a pointer into space reserved beforehand (`appendBounded`): the hot
+/// encoders write a few dozen bytes per edit, where `ByteWriter`'s per-byte uniqueness and
+/// capacity checks would cost more than the encoding.
+struct RawByteWriter {
+  let base: UnsafeMutablePointer<UInt8>
+  var at = 0
+
+  @inline(__always) mutating func byte(_ b: UInt8) {
+    base[at] = b
+    at += 1
+  }
+
+  @inline(__always) mutating func varint(_ value: UInt64) {
+    var v = value
+    while v >= 0x80 {
+      base[at] = UInt8(truncatingIfNeeded: v) | 0x80
+      at += 1
+      v >>= 7
+    }
+    base[at] = UInt8(truncatingIfNeeded: v)
+    at += 1
+  }
+
+  mutating func fixed64(_ value: UInt64) {
+    for shift in stride(from: 0, to: 64, by: 8) { byte(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+  }
+}
+
+extension Array where Element == UInt8 {
+  /// Appends what `body` writes, at most `bound` bytes, staged in `scratch` (kept between calls
+  /// so the hot path allocates nothing).
+  mutating func appendBounded(_ bound: Int, scratch: inout [UInt8], _ body: (inout RawByteWriter) -> Void) {
+    if scratch.count < bound { scratch = [UInt8](repeating: 0, count: Swift.max(bound, 2 * scratch.count)) }
+    scratch.withUnsafeMutableBufferPointer { buffer in
+      guard let base = buffer.baseAddress else { return }
+      var w = RawByteWriter(base: base)
+      body(&w)
+      append(contentsOf: UnsafeBufferPointer(start: base, count: w.at))
+    }
+  }
+}

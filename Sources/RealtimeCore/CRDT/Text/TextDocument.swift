@@ -7,347 +7,70 @@
 /// depends on something not yet here waits, and an update that does not decode, breaks a limit,
 /// or claims this replica's own future changes, is refused whole. `stateVector` and
 /// `diff(since:)` bring a replica up to date in one round trip; `snapshot()` is the whole state
-/// in a compact form that loads without replaying anything. Not thread-safe.
+/// in a compact canonical form that loads without replaying anything. Not thread-safe.
 public final class TextDocument {
-  /// This replica. A replica id must not be reused by a replica that lost its state: its new
-  /// edits would collide with the old ones.
-  public let replica: ReplicaID
-  var sequence = TextSequence()
-  private let local: Int
-  /// Local runs and deletions not yet committed, in the sequence's ids.
-  private var changes: [TextSpan] = []
-  private var deletions: [(id: UInt64, length: Int)] = []
-  /// Remote runs and deletions waiting for what they depend on.
-  var pending = TextUpdate()
-  /// Scratch space of `commit`: the update's replica table.
-  private var table: [Int] = []
+  var state: TextReplica
 
-  static let maxPendingCharacters = 1 << 22
+  /// An empty document edited by `replica`. A replica id must not be reused by a replica that
+  /// lost its state: its new edits would collide with the old ones.
+  public init(replica: ReplicaID) { state = TextReplica(replica: replica, sequence: TextSequence()) }
 
-  /// An empty document edited by `replica`.
-  public convenience init(replica: ReplicaID) { self.init(replica: replica, sequence: TextSequence()) }
-
-  init(replica: ReplicaID, sequence: TextSequence) {
-    self.replica = replica
-    self.sequence = sequence
-    local = self.sequence.index(of: replica)
+  /// A document loaded from `snapshot`, edited from now on by `replica`. Throws for a snapshot
+  /// that does not decode or is inconsistent, or that passes the document's limits.
+  public init(replica: ReplicaID, snapshot: [UInt8]) throws(RealtimeError) {
+    state = try TextReplica(replica: replica, snapshot: snapshot)
   }
 
+  /// This replica.
+  public var replica: ReplicaID { state.replica }
   /// The text.
-  public var text: String { String(decoding: sequence.utf8(), as: UTF8.self) }
+  public var text: String { state.text }
   /// Length in Unicode scalars.
-  public var count: Int { sequence.count }
+  public var count: Int { state.count }
   /// Length in UTF-16 code units.
-  public var utf16Count: Int { sequence.utf16Count }
+  public var utf16Count: Int { state.utf16Count }
   /// Remote runs and deletions waiting for what they depend on.
-  public var waiting: Int { pending.runs.count + pending.deletions.count }
+  public var waiting: Int { state.waiting }
   /// Whether there are local edits not yet committed.
-  public var hasChanges: Bool { !changes.isEmpty || !deletions.isEmpty }
-
-  // MARK: Local edits
+  public var hasChanges: Bool { state.hasChanges }
+  /// What this replica has: per replica, how many of its characters are here.
+  public var stateVector: VersionVector { state.stateVector }
+  var sequence: TextSequence { state.sequence }
 
   /// Inserts `text` at `position`, counted in Unicode scalars (clamped to the text). Throws
   /// `.tooLarge` past the document's limits, changing nothing.
   public func insert(_ text: String, at position: Int) throws(RealtimeError) {
-    var n = 0
-    var utf16 = 0
-    for s in text.unicodeScalars {
-      n += 1
-      utf16 += s.value > 0xFFFF ? 2 : 1
-    }
-    guard n > 0 else { return }
-    guard sequence.known(local) + n <= TextSequence.maxClock,
-      sequence.characters + n <= TextSequence.maxCharacters
-    else {
-      throw RealtimeError(.tooLarge, "a text document holds at most \(TextSequence.maxCharacters) characters")
-    }
-    let run = sequence.insert(text.unicodeScalars, scalars: n, utf16: utf16, by: local, at: max(0, position))
-    if let last = changes.last, last.isContinued(by: run) {
-      changes[changes.count - 1].length += run.length
-    } else {
-      changes.append(run)
-    }
+    try state.insert(text, at: position)
   }
 
   /// Inserts `text` at `offset`, counted in UTF-16 code units.
   public func insert(_ text: String, atUTF16 offset: Int) throws(RealtimeError) {
-    try insert(text, at: sequence.scalarPosition(utf16: offset))
+    try state.insert(text, atUTF16: offset)
   }
 
   /// Deletes `length` Unicode scalars from `position` (clamped to the text).
-  public func delete(at position: Int, length: Int) {
-    guard position >= 0, position < count, length > 0 else { return }
-    sequence.delete(at: position, length: length) { id, n in
-      if let last = deletions.last {
-        if last.id &+ UInt64(last.length) == id {
-          deletions[deletions.count - 1].length += n
-          return
-        }
-        if id &+ UInt64(n) == last.id {  // backspacing
-          deletions[deletions.count - 1] = (id, last.length + n)
-          return
-        }
-      }
-      deletions.append((id, n))
-    }
-  }
+  public func delete(at position: Int, length: Int) { state.delete(at: position, length: length) }
 
   /// Deletes `length` UTF-16 code units from `offset`; a surrogate pair cut in two is deleted
   /// whole.
-  public func delete(atUTF16 offset: Int, length: Int) {
-    let from = sequence.scalarPosition(utf16: offset)
-    let to = sequence.scalarPosition(utf16: offset + max(0, length), roundingUp: true)
-    delete(at: from, length: to - from)
-  }
-
-  // MARK: Transactions
+  public func delete(atUTF16 offset: Int, length: Int) { state.delete(atUTF16: offset, length: length) }
 
   /// Appends the update of the local edits since the last commit to `out` and starts a new
   /// transaction; false (and nothing appended) when there were none.
   @discardableResult
-  public func commit(into out: inout [UInt8]) -> Bool {
-    guard hasChanges else { return false }
-    var w = ByteWriter()
-    swap(&w.out, &out)
-    encode(runs: changes, deletions: deletions, into: &w)
-    swap(&w.out, &out)
-    changes.removeAll(keepingCapacity: true)
-    deletions.removeAll(keepingCapacity: true)
-    return true
-  }
+  public func commit(into out: inout [UInt8]) -> Bool { state.commit(into: &out) }
 
   /// The update of the local edits since the last commit, or nil when there were none.
-  public func commit() -> [UInt8]? {
-    var out: [UInt8] = []
-    return commit(into: &out) ? out : nil
-  }
+  public func commit() -> [UInt8]? { state.commit() }
 
-  /// Writes an update: `runs` with their content unless deleted, then `deletions`.
-  private func encode(runs: [TextSpan], deletions: [(id: UInt64, length: Int)], into w: inout ByteWriter) {
-    table.removeAll(keepingCapacity: true)
-    func slot(_ r: Int) -> Int {
-      if let i = table.firstIndex(of: r) { return i }
-      table.append(r)
-      return table.count - 1
-    }
-    for run in runs {
-      _ = slot(run.replica)
-      if run.originLeft != TextSpan.none { _ = slot(Int(run.originLeft >> 32)) }
-      if run.originRight != TextSpan.none { _ = slot(Int(run.originRight >> 32)) }
-    }
-    for d in deletions { _ = slot(Int(d.id >> 32)) }
-    w.byte(TextUpdate.format)
-    w.varint(UInt64(table.count))
-    for r in table { w.fixed64(sequence.replicas[r].raw) }
-    w.varint(UInt64(runs.count))
-    for run in runs {
-      w.varint(UInt64(slot(run.replica)))
-      w.varint(UInt64(run.clock))
-      w.varint(UInt64(run.length))
-      var flags: UInt8 = run.deleted ? TextUpdate.Flag.noContent : 0
-      let previous = run.clock > 0 && run.originLeft == run.id &- 1
-      if previous {
-        flags |= TextUpdate.Flag.originLeftIsPrevious
-      } else if run.originLeft != TextSpan.none {
-        flags |= TextUpdate.Flag.originLeft
-      }
-      if run.originRight != TextSpan.none { flags |= TextUpdate.Flag.originRight }
-      w.byte(flags)
-      for origin in [previous ? TextSpan.none : run.originLeft, run.originRight] where origin != TextSpan.none {
-        w.varint(UInt64(slot(Int(origin >> 32))))
-        w.varint(origin & 0xFFFF_FFFF)
-      }
-      if !run.deleted {
-        let r = run.replica
-        let range = run.clock..<(run.clock + Int(run.length))
-        var bytes = 0
-        for k in range { bytes += utf8Width(sequence.slots[r][k].scalar) }
-        w.varint(UInt64(bytes))
-        for k in range { appendUTF8(sequence.slots[r][k].scalar, to: &w.out) }
-      }
-    }
-    w.varint(UInt64(deletions.count))
-    for d in deletions {
-      w.varint(UInt64(slot(Int(d.id >> 32))))
-      w.varint(d.id & 0xFFFF_FFFF)
-      w.varint(UInt64(d.length))
-    }
-  }
-
-  // MARK: Sync
-
-  /// What this replica has: per replica, how many of its characters are here.
-  public var stateVector: VersionVector {
-    var v = VersionVector()
-    for (r, id) in sequence.replicas.enumerated() where sequence.known(r) > 0 {
-      v.observe(Dot(id, UInt64(sequence.known(r))))
-    }
-    return v
-  }
-
-  /// An update holding everything here that a replica with state vector `seen` lacks: the runs
-  /// it has not seen (deleted ones without their content) and the deletions of characters it has.
-  public func diff(since seen: VersionVector) -> [UInt8] {
-    var runs: [TextSpan] = []
-    var deleted: [(id: UInt64, length: Int)] = []
-    var knownByPeer = sequence.replicas.map { Int(min(seen[$0], UInt64(TextSequence.maxClock))) }
-    knownByPeer.append(0)
-    sequence.forEachSpan { s in
-      let k = knownByPeer[s.replica]
-      let end = s.clock + Int(s.length)
-      if end > k {
-        var piece = s
-        if s.clock < k {
-          piece.id = textID(s.replica, k)
-          piece.length = UInt32(end - k)
-          piece.originLeft = piece.id &- 1
-        }
-        runs.append(piece)
-      }
-      if s.deleted && s.clock < k { deleted.append((s.id, min(end, k) - s.clock)) }
-    }
-    runs.sort { $0.id < $1.id }
-    var merged: [TextSpan] = []
-    merged.reserveCapacity(runs.count)
-    for run in runs {
-      if let last = merged.last, last.isContinued(by: run) {
-        merged[merged.count - 1].length += run.length
-      } else {
-        merged.append(run)
-      }
-    }
-    deleted.sort { $0.id < $1.id }
-    var ranges: [(id: UInt64, length: Int)] = []
-    for d in deleted {
-      if let last = ranges.last, last.id &+ UInt64(last.length) == d.id {
-        ranges[ranges.count - 1].length += d.length
-      } else {
-        ranges.append(d)
-      }
-    }
-    var w = ByteWriter()
-    encode(runs: merged, deletions: ranges, into: &w)
-    return w.out
-  }
+  /// An update holding everything here that a replica with state vector `seen` lacks.
+  public func diff(since seen: VersionVector) -> [UInt8] { state.diff(since: seen) }
 
   /// Applies an update from another replica: in any order, duplicates included; what depends on
   /// something not yet here waits for it. Throws, changing nothing, for an update that does not
   /// decode, would pass the document's limits, or claims edits of this replica it never made.
-  public func apply(_ update: [UInt8]) throws(RealtimeError) {
-    let incoming = try TextUpdate(decoding: update)
-    let known = sequence.known(local)
-    for run in incoming.runs where run.replica == replica && run.clock + run.length > known {
-      throw RealtimeError(.corrupt, "the update holds edits of this replica (\(replica)) it never made")
-    }
-    let adding = incoming.characters
-    guard sequence.characters + pending.characters + adding <= TextSequence.maxCharacters + adding / 2,
-      pending.characters + adding <= Self.maxPendingCharacters + adding / 2
-    else {
-      throw RealtimeError(.tooLarge, "the update would take the document past its limits")
-    }
-    hold(incoming)
-    drain()
-  }
+  public func apply(_ update: [UInt8]) throws(RealtimeError) { try state.apply(update) }
 
-  /// Adds an update's runs and deletions to those waiting. A run sent without content is
-  /// deleted: that becomes a deletion too, which still applies when the same characters arrive
-  /// with their content from elsewhere first.
-  private func hold(_ update: TextUpdate) {
-    let base = pending.scalars.count
-    pending.scalars += update.scalars
-    for var run in update.runs {
-      if let c = run.content {
-        run.content = (c.lowerBound + base)..<(c.upperBound + base)
-      } else {
-        pending.deletions.append(TextUpdate.Deletion(replica: run.replica, clock: run.clock, length: run.length))
-      }
-      pending.runs.append(run)
-    }
-    pending.deletions += update.deletions
-  }
-
-  /// The sequence's id of a character, if it is here.
-  private func resolve(_ id: TextUpdate.ID?) -> UInt64? {
-    guard let id else { return TextSpan.none }
-    guard let r = sequence.existingIndex(of: id.replica), id.clock < sequence.known(r) else { return nil }
-    return textID(r, id.clock)
-  }
-
-  /// Integrates every waiting run whose dependencies are here, then every waiting deletion of
-  /// characters that are here. Runs go per replica in clock order; a run blocked on another
-  /// replica's character waits until a later round has brought it.
-  private func drain() {
-    if !pending.runs.isEmpty {
-      var runs = pending.runs
-      runs.sort { ($0.replica, $0.clock) < ($1.replica, $1.clock) }
-      var groups: [Range<Int>] = []
-      var start = 0
-      for i in 1...runs.count where i == runs.count || runs[i].replica != runs[start].replica {
-        groups.append(start..<i)
-        start = i
-      }
-      var heads = groups.map(\.lowerBound)
-      var progress = true
-      while progress {
-        progress = false
-        for g in groups.indices {
-          while heads[g] < groups[g].upperBound {
-            let run = runs[heads[g]]
-            let r = sequence.index(of: run.replica)
-            let known = sequence.known(r)
-            if run.clock + run.length <= known {  // a duplicate
-              heads[g] += 1
-              continue
-            }
-            guard run.clock <= known, let left = resolve(run.originLeft), let right = resolve(run.originRight)
-            else { break }
-            let skip = known - run.clock
-            let id = textID(r, known)
-            let span = TextSpan(
-              id: id, length: UInt32(run.length - skip), deleted: run.content == nil,
-              originLeft: skip > 0 ? id &- 1 : left, originRight: right)
-            if let content = run.content {
-              sequence.integrate(span, scalars: pending.scalars[(content.lowerBound + skip)..<content.upperBound])
-            } else {
-              sequence.integrate(span, scalars: EmptyCollection())
-            }
-            heads[g] += 1
-            progress = true
-          }
-        }
-      }
-      var left = TextUpdate()
-      for g in groups.indices {
-        for run in runs[heads[g]..<groups[g].upperBound] {
-          var kept = run
-          if let content = run.content {
-            kept.content = left.scalars.count..<(left.scalars.count + content.count)
-            left.scalars += pending.scalars[content]
-          }
-          left.runs.append(kept)
-        }
-      }
-      left.deletions = pending.deletions
-      pending = left
-    }
-    if !pending.deletions.isEmpty {
-      var waiting: [TextUpdate.Deletion] = []
-      for d in pending.deletions {
-        guard let r = sequence.existingIndex(of: d.replica) else {
-          waiting.append(d)
-          continue
-        }
-        let known = sequence.known(r)
-        if d.clock < known { sequence.delete(from: textID(r, d.clock), length: min(d.length, known - d.clock)) }
-        if d.clock + d.length > known {
-          let from = max(d.clock, known)
-          waiting.append(TextUpdate.Deletion(replica: d.replica, clock: from, length: d.clock + d.length - from))
-        }
-      }
-      pending.deletions = waiting
-    }
-  }
+  /// The document's state, canonical: equal states give equal bytes.
+  public func snapshot() -> [UInt8] { state.snapshot() }
 }
-
-/// Bytes of the UTF-8 form of the scalar value `v`.
-@inline(__always) func utf8Width(_ v: UInt32) -> Int { v < 0x80 ? 1 : v < 0x800 ? 2 : v < 0x10000 ? 3 : 4 }

@@ -297,9 +297,9 @@ struct TextSequence {
     return span
   }
 
-  /// Deletes up to `length` visible characters from `position`; `deleted` hears each run of ids
-  /// deleted (first id, length).
-  mutating func delete(at position: Int, length: Int, _ deleted: (UInt64, Int) -> Void) {
+  /// Deletes up to `length` visible characters from `position` and adds the ids deleted to
+  /// `deleted`, merging ranges that touch.
+  mutating func delete(at position: Int, length: Int, into deleted: inout [(id: UInt64, length: Int)]) {
     var rest = min(length, count - position)
     while rest > 0, let (found, offset) = findVisible(position) {
       var place = found
@@ -310,7 +310,7 @@ struct TextSequence {
       if rest < Int(self[place].length) { split(place, at: rest) }
       let s = self[place]
       markDeleted(place)
-      deleted(s.id, Int(s.length))
+      appendDeletion(s.id, Int(s.length), to: &deleted)
       rest -= Int(s.length)
     }
     rebalance()
@@ -519,4 +519,20 @@ extension TextSequence {
     }
     return total == count ? nil : "count \(count) != \(total)"
   }
+}
+
+/// Adds the deleted ids `id ..< id + n` to `ranges`, extending the last range when they touch it
+/// (typing Delete forwards, or Backspace).
+func appendDeletion(_ id: UInt64, _ n: Int, to ranges: inout [(id: UInt64, length: Int)]) {
+  if let last = ranges.last {
+    if last.id &+ UInt64(last.length) == id {
+      ranges[ranges.count - 1].length += n
+      return
+    }
+    if id &+ UInt64(n) == last.id {
+      ranges[ranges.count - 1] = (id, last.length + n)
+      return
+    }
+  }
+  ranges.append((id, n))
 }

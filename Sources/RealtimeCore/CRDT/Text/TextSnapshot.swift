@@ -4,7 +4,7 @@
 /// run, and clocks that continue a replica's previous run, take a flag bit instead of bytes.
 /// Runs that continue each other are merged first, so replicas in the same state write the same
 /// bytes. Loading rebuilds the runs directly, with no integration.
-extension TextDocument {
+extension TextReplica {
   static let snapshotFormat: UInt8 = 0x02
 
   enum SnapshotFlag {
@@ -18,7 +18,7 @@ extension TextDocument {
   }
 
   /// The document's state, canonical: equal states give equal bytes.
-  public func snapshot() -> [UInt8] {
+  func snapshot() -> [UInt8] {
     var spans: [TextSpan] = []
     sequence.forEachSpan { s in
       if let last = spans.last, last.isContinued(by: s) {
@@ -75,7 +75,7 @@ extension TextDocument {
   /// A document loaded from `snapshot`, edited from now on by `replica`. Throws for a snapshot
   /// that does not decode or is inconsistent (a character missing or placed twice, an origin
   /// that is not there, text that does not match the runs).
-  public convenience init(replica: ReplicaID, snapshot bytes: [UInt8]) throws(RealtimeError) {
+  init(replica: ReplicaID, snapshot bytes: [UInt8]) throws(RealtimeError) {
     guard bytes.count <= TextUpdate.maxBytes else {
       throw RealtimeError(.tooLarge, "a text snapshot of \(bytes.count) bytes exceeds \(TextUpdate.maxBytes)")
     }
