@@ -81,3 +81,37 @@ public struct HybridClock: Sendable {
     last = max(last, remote)
   }
 }
+
+extension VersionVector {
+  /// Most replicas a decoded vector may name.
+  static let maxReplicas = 1 << 16
+
+  /// The vector as bytes (`docs/protocol.md`, "State vectors"): a count, then per replica in id
+  /// order its id (8 bytes, little-endian) and its counter (varint). Canonical.
+  public func encoded() -> [UInt8] {
+    var w = ByteWriter()
+    let entries = counters.filter { $0.value > 0 }.sorted { $0.key < $1.key }
+    w.varint(UInt64(entries.count))
+    for (replica, counter) in entries {
+      w.fixed64(replica.raw)
+      w.varint(counter)
+    }
+    return w.out
+  }
+
+  /// Decodes `encoded()`'s bytes; anything else (out of order, zero counters, trailing bytes) is
+  /// a `.corrupt` error.
+  public init(decoding bytes: [UInt8]) throws(RealtimeError) {
+    self.init()
+    var r = ByteReader(bytes, what: "state vector")
+    var last: ReplicaID?
+    for _ in 0..<(try r.count(max: Self.maxReplicas)) {
+      let replica = ReplicaID(try r.fixed64())
+      let counter = try r.varint()
+      guard last.map({ $0 < replica }) ?? true, counter > 0 else { throw r.fault("entries out of order or empty") }
+      last = replica
+      observe(Dot(replica, counter))
+    }
+    guard r.atEnd else { throw r.fault("trailing bytes") }
+  }
+}
