@@ -765,6 +765,111 @@ rt_status rt_limit_set(rt_core *core, const char *name, const rt_limit_policy *p
 rt_status rt_limit_check(rt_core *core, const char *policy, const void *key, size_t key_len, uint64_t cost,
                          int *allowed, uint64_t *retry_after_ms);
 
+/* ---------------------------------------------------------------------------------------------
+ * Documents: replicated text and task lists, merged across replicas edited offline (CRDTs)
+ * ------------------------------------------------------------------------------------------- */
+
+/** A handle on an open document. */
+typedef struct rt_doc rt_doc;
+
+/** Document kinds. */
+#define RT_DOC_TEXT 1
+#define RT_DOC_TASKS 2
+
+/** Flag of the text calls: positions and lengths count UTF-16 code units, not Unicode scalars. */
+#define RT_DOC_UTF16 1u
+
+/**
+ * Opens document `id` (1 to 256 bytes of UTF-8, no NUL) of `kind`: loaded from its snapshot and
+ * the updates stored after it, or created empty. The core keeps one replica per document, shared
+ * by every handle and by the clients that sync it over the protocol; changes are persisted by
+ * the loop, one log entry per loop turn, with a snapshot every 64 entries. Close every handle
+ * with rt_doc_close. Errors: RT_EINVAL (bad id, or the document exists as another kind),
+ * RT_ESTATE (core not running), RT_ECORRUPT (stored state does not load), RT_ENOMEM. Any thread.
+ */
+rt_status rt_doc_open(rt_core *core, const char *id, int kind, rt_doc **out);
+
+/** Closes a handle, frees it and sets *doc to NULL; the last close of a document writes its
+ *  snapshot. Idempotent. Any thread. */
+rt_status rt_doc_close(rt_doc **doc);
+
+/**
+ * Inserts `len` bytes of UTF-8 `text` at `pos` (Unicode scalars, or UTF-16 code units with
+ * RT_DOC_UTF16; clamped to the text) into the open transaction. Errors: RT_EINVAL (not UTF-8,
+ * not a text document), RT_ETOOBIG (over 16 M characters). Any thread.
+ */
+rt_status rt_doc_text_insert(rt_doc *doc, uint64_t pos, const char *text, size_t len, unsigned flags);
+
+/** Deletes `len` characters from `pos` (units as in rt_doc_text_insert; clamped). Errors:
+ *  RT_EINVAL. Any thread. */
+rt_status rt_doc_text_delete(rt_doc *doc, uint64_t pos, uint64_t len, unsigned flags);
+
+/** One edit of a batch: delete `delete_len` characters at `pos`, then insert `insert_len` bytes of
+ *  UTF-8 there; `commit` nonzero ends a transaction after this edit. */
+typedef struct rt_text_edit {
+    uint64_t pos;
+    uint64_t delete_len;
+    const char *insert;
+    size_t insert_len;
+    int commit;
+} rt_text_edit;
+
+/** Receives an update (valid during the call). */
+typedef void (*rt_update_fn)(void *user_data, const uint8_t *update, size_t len);
+
+/**
+ * Applies `count` edits in order under one lock; after each edit marked `commit`, commits the
+ * transaction (as rt_doc_commit) and passes its update to `fn` (may be NULL). Stops at the first
+ * bad edit, with the edits before it applied. Errors: as rt_doc_text_insert. Any thread.
+ */
+rt_status rt_doc_text_edits(rt_doc *doc, const rt_text_edit *edits, size_t count, unsigned flags, rt_update_fn fn,
+                            void *user_data);
+
+/** Copies the text as UTF-8 into *out (NUL-terminated beyond len; free with rt_bytes_free).
+ *  Errors: RT_EINVAL, RT_ENOMEM. Any thread. */
+rt_status rt_doc_text_get(rt_doc *doc, rt_bytes *out);
+
+/** Sets the text's length in Unicode scalars and in UTF-16 code units (either may be NULL).
+ *  Errors: RT_EINVAL. Any thread. */
+rt_status rt_doc_text_length(rt_doc *doc, uint64_t *scalars, uint64_t *utf16);
+
+/**
+ * Commits the open transaction: its update, persisted and sent to the document's clients, is
+ * copied to *out (may be NULL; {NULL, 0} when there were no changes; free with rt_bytes_free).
+ * Errors: RT_EINVAL, RT_ENOMEM. Any thread.
+ */
+rt_status rt_doc_commit(rt_doc *doc, rt_bytes *out);
+
+/** Copies the document's state vector (what this replica has seen; docs/protocol.md) to *out.
+ *  Errors: RT_EINVAL, RT_ENOMEM. Any thread. */
+rt_status rt_doc_state_vector(rt_doc *doc, rt_bytes *out);
+
+/** Copies to *out an update holding everything here that a replica with state vector `since`
+ *  (since_len bytes; NULL or 0 bytes: nothing seen) lacks. Errors: RT_EINVAL, RT_ECORRUPT (bad
+ *  state vector), RT_ENOMEM. Any thread. */
+rt_status rt_doc_diff(rt_doc *doc, const uint8_t *since, size_t since_len, rt_bytes *out);
+
+/**
+ * Applies an update from another replica, in any order and as often as it arrives (what depends
+ * on changes not yet here waits for them); it is persisted and passed on to the document's
+ * clients. Errors, with the document unchanged: RT_ECORRUPT (malformed, inconsistent, or claiming
+ * this replica's own edits), RT_EVERSION (unknown format), RT_ETOOBIG. Any thread.
+ */
+rt_status rt_doc_apply(rt_doc *doc, const uint8_t *update, size_t len);
+
+/** Copies the document's whole state (canonical: equal states, equal bytes) to *out. Errors:
+ *  RT_EINVAL, RT_ENOMEM. Any thread. */
+rt_status rt_doc_snapshot(rt_doc *doc, rt_bytes *out);
+
+/** Receives each change of a document: the update, and whether this replica made it (a commit)
+ *  or received it. Valid during the call; runs on the thread that made the change (the loop
+ *  thread for clients' updates), outside the document's lock. */
+typedef void (*rt_doc_change_fn)(void *user_data, const char *id, const uint8_t *update, size_t len, int local);
+
+/** Sets this handle's change callback (NULL: none), replacing any before. Errors: RT_EINVAL.
+ *  Any thread. */
+rt_status rt_doc_on_change(rt_doc *doc, rt_doc_change_fn fn, void *user_data);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -14,6 +14,7 @@ public final class Core: @unchecked Sendable {
 
   let store: Store
   let engine: Engine
+  let documents: DocumentHub
   private let sink: LogSink
   private let lifecycle = Locked(Phase.stopped)
   /// The loop thread while running, read by calls that must not block it.
@@ -26,6 +27,8 @@ public final class Core: @unchecked Sendable {
       path: config.databasePath, durability: config.durability, groupCommit: config.groupCommit,
       log: sink)
     engine = Engine(store: store, log: sink)
+    documents = DocumentHub(store: store, engine: engine)
+    engine.documents = documents
     sink(
       .info, "core opened (\(config.databasePath.map { "'\($0)'" } ?? "in memory"), durability \(config.durability))")
   }
@@ -108,6 +111,14 @@ public final class Core: @unchecked Sendable {
       store.shutdown()
       phase = .closed
       sink(.info, "core closed")
+    }
+  }
+
+  /// Whether the loop is running (started or attached). Any thread.
+  var isStarted: Bool {
+    lifecycle.withLock { phase in
+      if case .running = phase { return true }
+      return false
     }
   }
 

@@ -12,6 +12,8 @@ final class Engine: @unchecked Sendable {
   let router: Router
   /// The core's rate limits, shared by the protocol sessions and the host (thread-safe).
   let rateLimiter = RateLimiter()
+  /// The core's documents, which sessions sync with clients (set once, before the loop runs).
+  var documents: DocumentHub?
   let sink: LogSink
   private var turnEnd: TurnEndHook?
   private var loop: UnsafeMutablePointer<uv_loop_t>?
@@ -236,7 +238,7 @@ final class Engine: @unchecked Sendable {
     settings.holdAboveBytes = min(settings.holdAboveBytes, config.maxWriteQueueBytes / 4)
     settings.rateLimiter = rateLimiter
     return ProtocolSession(
-      id: id, settings: settings, router: router,
+      id: id, settings: settings, router: router, documents: documents,
       requestFlush: { [unowned self] session in self.batchedSessions.append(session) }
     ) { [unowned self] delay, body in
       try? self.schedule(after: delay, body)

@@ -62,7 +62,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
   /// Strong, and cleared at the end, instead of weak: a weak reference gives the session a side
   /// table, and then every retain and release of it takes the slow path — on the fan-out path,
   /// once per delivery.
-  private var socket: WebSocketSession?
+  private(set) var socket: WebSocketSession?
   /// The user this session connected as, if identified (kept for the end, when the socket may be
   /// gone).
   private var identityUser: String?
@@ -80,14 +80,19 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
   private var batch: [Publication] = []
   /// Asks for `flushBatch` at the end of the loop turn; nil: no batching (tests).
   private let requestFlush: ((ProtocolSession) -> Void)?
+  /// The core's documents; nil where the session serves none (some tests).
+  let documents: DocumentHub?
+  /// The documents this session syncs (held open until it ends).
+  var syncedDocuments: [String: SharedDocument] = [:]
 
   init(
-    id: UInt64, settings: ProtocolSettings, router: Router? = nil,
+    id: UInt64, settings: ProtocolSettings, router: Router? = nil, documents: DocumentHub? = nil,
     requestFlush: ((ProtocolSession) -> Void)? = nil, schedule: @escaping Scheduler
   ) {
     self.id = id
     self.settings = settings
     self.router = router
+    self.documents = documents
     self.requestFlush = requestFlush
     self.schedule = schedule
   }
@@ -135,6 +140,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
       leavePresence(channel)
     }
     subscriptions = []
+    endDocumentSync()
     held = []
     heldHead = 0
     heldReplays = 0
@@ -168,6 +174,12 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
     default:
       guard state == .connected else {
         throw ProtocolFault(.notConnected, "send connect first", id: envelope.id)
+      }
+      if envelope.type == .docSync || envelope.type == .docUpdate {
+        if let action = Self.limitedAction(envelope.type), let limiter = settings.rateLimiter {
+          guard try withinLimit(action, limiter, envelope, session, encoding) else { return }
+        }
+        return try handleDocument(envelope, session, encoding)
       }
       guard let router else { throw ProtocolFault(.notFound, "this endpoint serves no channels", id: envelope.id) }
       guard let channel = envelope.channel else {
@@ -283,8 +295,8 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
   /// The rate limit a client message is charged to, if any.
   private static func limitedAction(_ type: MessageType) -> RateLimitAction? {
     switch type {
-    case .publish: .publish
-    case .subscribe: .subscribe
+    case .publish, .docUpdate: .publish
+    case .subscribe, .docSync: .subscribe
     case .presence, .presenceList: .presence
     case .typing: .typing
     default: nil
@@ -708,7 +720,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
     session.close(code, reason: reason)
   }
 
-  private func send(_ envelope: Envelope, to session: WebSocketSession, as encoding: EnvelopeEncoding) {
+  func send(_ envelope: Envelope, to session: WebSocketSession, as encoding: EnvelopeEncoding) {
     // Messages batched this turn go first: replies never overtake them.
     flushBatch()
     session.send(encoding == .json ? .text : .binary, EnvelopeWriter.encode(envelope, as: encoding))

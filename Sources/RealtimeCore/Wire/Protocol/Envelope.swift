@@ -64,6 +64,10 @@ public struct Envelope: Sendable, Equatable {
   /// A publish's coalescing key (`publish`, `message`): in a namespace whose slow-consumer policy
   /// is `coalesce`, a newer message with the same key replaces an older one held for a slow client.
   public var key: String?
+  /// A replicated document's id (`doc_sync`, `doc_update`).
+  public var doc: String?
+  /// A document's kind, `text` or `tasks` (`doc_sync`).
+  public var kind: String?
 
   public init(_ type: MessageType, id: UInt64? = nil) {
     self.type = type
@@ -136,6 +140,8 @@ enum EnvelopeField: UInt64, CaseIterable {
   case device = 28
   case unread = 29
   case key = 30
+  case doc = 31
+  case kind = 32
 
   enum Kind {
     case integer
@@ -176,6 +182,8 @@ enum EnvelopeField: UInt64, CaseIterable {
     case .device: "device"
     case .unread: "unread"
     case .key: "key"
+    case .doc: "doc"
+    case .kind: "kind"
     }
   }
 
@@ -185,7 +193,7 @@ enum EnvelopeField: UInt64, CaseIterable {
       .time, .unread:
       .integer
     case .token, .client, .message, .reason, .session, .server, .channel, .epoch, .idempotencyKey, .status, .user,
-      .device, .key:
+      .device, .key, .doc, .kind:
       .string
     case .reconnect, .recovered, .json, .batch: .bool
     case .data: .data
@@ -206,6 +214,8 @@ enum EnvelopeField: UInt64, CaseIterable {
     case .epoch: limits.maxEpochBytes
     case .idempotencyKey, .key: limits.maxIdempotencyKeyBytes
     case .status, .user, .device: 128
+    case .doc: 256
+    case .kind: 16
     default: Int.max
     }
   }
@@ -247,6 +257,8 @@ extension Envelope {
     case .user: user = value
     case .device: device = value
     case .key: key = value
+    case .doc: doc = value
+    case .kind: kind = value
     default: break
     }
   }
@@ -300,5 +312,7 @@ extension Envelope {
     if let device { body(.device, .string(device)) }
     if let unread { body(.unread, .integer(unread)) }
     if let key { body(.key, .string(key)) }
+    if let doc { body(.doc, .string(doc)) }
+    if let kind { body(.kind, .string(kind)) }
   }
 }

@@ -42,6 +42,12 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
   case presenceList = 18
   /// Client → server: the user is typing in a channel (no answer). Server → client: a member is.
   case typing = 19
+  /// Either way: "here is my state vector (`data`) of document `doc`; send me what I lack".
+  /// The server answers with `doc_update` and its own `doc_sync`, and from then on passes the
+  /// client every change of the document.
+  case docSync = 20
+  /// Either way: an update of document `doc` (`data`).
+  case docUpdate = 21
 
   /// The name in JSON's `"type"` field.
   public var name: String {
@@ -65,6 +71,8 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case .presence: "presence"
     case .presenceList: "presence_list"
     case .typing: "typing"
+    case .docSync: "doc_sync"
+    case .docUpdate: "doc_update"
     }
   }
 
@@ -77,7 +85,8 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
   /// Whether clients may send this type; the others are the server's.
   public var isClientMessage: Bool {
     switch self {
-    case .connect, .ping, .subscribe, .unsubscribe, .publish, .history, .receipt, .presence, .presenceList, .typing:
+    case .connect, .ping, .subscribe, .unsubscribe, .publish, .history, .receipt, .presence, .presenceList, .typing,
+      .docSync, .docUpdate:
       true
     case .connected, .pong, .error, .disconnect, .subscribed, .unsubscribed, .ack, .message, .gap: false
     }

@@ -1,0 +1,16 @@
+extension Core {
+  /// Opens document `id` (1 to 256 bytes of UTF-8, no NUL) as `kind`: loaded from its snapshot
+  /// and the updates after it, or created empty. Every open needs a `closeDocument`; the
+  /// document stays in memory, shared with clients, while anyone holds it. The core must be
+  /// running (its loop persists the changes). Any thread.
+  public func openDocument(_ id: String, kind: DocumentKind) throws(RealtimeError) -> SharedDocument {
+    guard isStarted else {
+      throw RealtimeError(.state, "the core is not running; call start or attach first")
+    }
+    return try documents.open(id, kind: kind)
+  }
+
+  /// Releases an open of `document`; after the last, its pending changes are written with a
+  /// snapshot and it leaves memory. Any thread.
+  public func closeDocument(_ document: SharedDocument) { documents.close(document) }
+}

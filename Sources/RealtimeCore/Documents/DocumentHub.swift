@@ -1,0 +1,168 @@
+/// The documents a core has open: loads each from its snapshot plus the updates after it, keeps
+/// one replica per id while anyone holds it, and on the loop writes each document's new updates
+/// as one log entry per turn, compacting into a snapshot every `compactEntries` entries or
+/// `compactBytes` bytes.
+final class DocumentHub: @unchecked Sendable {
+  static let compactEntries = 64
+  static let compactBytes = 1 << 20
+  /// Most documents open at once.
+  static let maxOpen = 10_000
+
+  private let store: Store
+  private unowned let engine: Engine
+  private let open = Locked<[String: SharedDocument]>([:])
+  /// Per document, the protocol sessions syncing it. Loop thread only.
+  private var clients: [String: [UInt64: any DocumentClient]] = [:]
+
+  init(store: Store, engine: Engine) {
+    self.store = store
+    self.engine = engine
+  }
+
+  /// The document `id`, loaded or created as `kind`, held once more (release with `close`).
+  /// Throws `.invalidArgument` for a bad id or a document of another kind, `.corrupt` for a
+  /// stored state that does not load.
+  func open(_ id: String, kind: DocumentKind) throws(RealtimeError) -> SharedDocument {
+    try DocumentLimits.check(id: id)
+    return try open.withLock { docs throws(RealtimeError) -> SharedDocument in
+      if let doc = docs[id] {
+        guard doc.kind == kind else {
+          throw RealtimeError(.invalidArgument, "document '\(id)' is a \(doc.kind) document, not \(kind)")
+        }
+        doc.state.withLock { $0.holders += 1 }
+        return doc
+      }
+      guard docs.count < Self.maxOpen else {
+        throw RealtimeError(.noMemory, "\(Self.maxOpen) documents are open already")
+      }
+      let doc = try load(id, kind: kind)
+      doc.state.withLock { $0.holders = 1 }
+      docs[id] = doc
+      return doc
+    }
+  }
+
+  /// Passes `id`'s changes to `client` from now on. Loop thread.
+  func addClient(_ client: any DocumentClient, of id: String) { clients[id, default: [:]][client.id] = client }
+
+  /// Stops passing `id`'s changes to `client`. Loop thread.
+  func removeClient(_ client: any DocumentClient, of id: String) {
+    clients[id]?[client.id] = nil
+    if clients[id]?.isEmpty == true { clients[id] = nil }
+  }
+
+  /// Releases one hold on `doc`; the last one flushes it, writes a snapshot and forgets it.
+  func close(_ doc: SharedDocument) {
+    let last = open.withLock { docs -> Bool in
+      let holders = doc.state.withLock { s -> Int in
+        s.holders -= 1
+        return s.holders
+      }
+      guard holders <= 0 else { return false }
+      docs[doc.id] = nil
+      return true
+    }
+    if last { post { [self] in flush(doc, compact: true) } }
+  }
+
+  private func load(_ id: String, kind: DocumentKind) throws(RealtimeError) -> SharedDocument {
+    let replica = SharedDocument.freshReplica()
+    let schedule: @Sendable (SharedDocument) -> Void = { [unowned self] doc in
+      post { [self] in flush(doc, compact: false) }
+    }
+    guard let stored = try store.loadDocument(id) else {
+      let document = try Self.empty(kind, replica)
+      post { [engine] in engine.log.enqueue(.docCreate(id: id, kind: kind.rawValue)) }
+      return SharedDocument(
+        id: id, kind: kind, document: document, lastSeq: 0, entriesSinceSnapshot: 0,
+        schedule: schedule)
+    }
+    guard stored.kind == kind.rawValue else {
+      throw RealtimeError(.invalidArgument, "document '\(id)' is stored as kind \(stored.kind), not \(kind)")
+    }
+    let document: any ReplicatedDocument
+    if let snapshot = stored.snapshot, !snapshot.isEmpty {
+      document = try Self.load(kind, replica, snapshot)
+    } else {
+      document = try Self.empty(kind, replica)
+    }
+    for entry in stored.updates {
+      for update in try UpdateBatch.decode(entry.body) { try document.apply(update) }
+    }
+    return SharedDocument(
+      id: id, kind: kind, document: document, lastSeq: stored.lastSeq, entriesSinceSnapshot: stored.updates.count,
+      schedule: schedule)
+  }
+
+  private static func empty(_ kind: DocumentKind, _ replica: ReplicaID) throws(RealtimeError)
+    -> any ReplicatedDocument
+  {
+    switch kind {
+    case .text: TextDocument(replica: replica)
+    case .tasks: throw RealtimeError(.invalidArgument, "task list documents are not wired in yet")
+    }
+  }
+
+  private static func load(_ kind: DocumentKind, _ replica: ReplicaID, _ snapshot: [UInt8]) throws(RealtimeError)
+    -> any ReplicatedDocument
+  {
+    switch kind {
+    case .text: try TextDocument(replica: replica, snapshot: snapshot)
+    case .tasks: throw RealtimeError(.invalidArgument, "task list documents are not wired in yet")
+    }
+  }
+
+  private func post(_ job: @escaping @Sendable () -> Void) {
+    if !engine.mailbox.post(job) {
+      engine.sink(.error, "a document change could not reach the loop (the core is not running); it stays in memory")
+    }
+  }
+
+  /// On the loop: writes `doc`'s new updates as one log entry, hands them to its clients, and
+  /// writes a snapshot when the log has grown enough since the last (or when `compact`).
+  private func flush(_ doc: SharedDocument, compact: Bool) {
+    let work = doc.state.withLock {
+      s -> (updates: [(update: [UInt8], origin: UInt64)], seq: Int64, snapshot: [UInt8]?) in
+      let updates = s.unflushed
+      s.unflushed = []
+      s.flushScheduled = false
+      var seq = s.lastSeq
+      if !updates.isEmpty {
+        seq += 1
+        s.lastSeq = seq
+        s.entriesSinceSnapshot += 1
+        s.bytesSinceSnapshot += updates.reduce(0) { $0 + $1.update.count }
+      }
+      let due =
+        s.entriesSinceSnapshot >= Self.compactEntries || s.bytesSinceSnapshot >= Self.compactBytes
+        || (compact && s.entriesSinceSnapshot > 0)
+      var snapshot: [UInt8]?
+      if due && seq > 0 {
+        snapshot = s.document.snapshot()
+        s.entriesSinceSnapshot = 0
+        s.bytesSinceSnapshot = 0
+      }
+      return (updates, seq, snapshot)
+    }
+    if !work.updates.isEmpty {
+      let body = UpdateBatch.encode(work.updates.map(\.update))
+      engine.log.enqueue(.docAppend(id: doc.id, seq: work.seq, body: body))
+      if let watching = clients[doc.id] {
+        for client in watching.values {
+          for (update, origin) in work.updates where origin != client.id {
+            client.deliverDocumentUpdate(doc.id, update)
+          }
+        }
+      }
+    }
+    if let snapshot = work.snapshot {
+      engine.log.enqueue(.docCompact(id: doc.id, snapshot: snapshot, throughSeq: work.seq))
+    }
+  }
+}
+
+/// A protocol session that syncs documents: it hears of every change it did not send itself.
+protocol DocumentClient: AnyObject {
+  var id: UInt64 { get }
+  func deliverDocumentUpdate(_ id: String, _ update: [UInt8])
+}

@@ -1,0 +1,98 @@
+/// Document sync over the protocol (`docs/protocol.md`, "Documents"): `doc_sync` opens the
+/// document for the session and answers with what the client lacks (`doc_update`) and the
+/// server's own state vector (`doc_sync`), so the client can send what the server lacks; from
+/// then on every change of the document reaches the client as `doc_update`, and the client's
+/// `doc_update`s are applied, persisted and passed on to the document's other clients.
+extension ProtocolSession: DocumentClient {
+  /// Documents one session may sync at once.
+  static let maxSyncedDocuments = 64
+
+  func handleDocument(_ envelope: Envelope, _ session: WebSocketSession, _ encoding: EnvelopeEncoding)
+    throws(ProtocolFault)
+  {
+    guard let documents else { throw ProtocolFault(.notFound, "this endpoint serves no documents", id: envelope.id) }
+    guard let id = envelope.doc else {
+      throw ProtocolFault(.badRequest, "\(envelope.type.name) needs a doc", id: envelope.id)
+    }
+    do throws(RealtimeError) {
+      switch envelope.type {
+      case .docSync:
+        let doc = try open(id, kind: envelope.kind, documents)
+        var seen = VersionVector()
+        if let data = envelope.data, !data.isEmpty { seen = try VersionVector(decoding: Array(data)) }
+        var reply = Envelope(.docUpdate, id: envelope.id)
+        reply.doc = id
+        reply.data = ArraySlice(doc.diff(since: seen))
+        send(reply, to: session, as: encoding)
+        var ask = Envelope(.docSync)
+        ask.doc = id
+        ask.kind = Self.name(of: doc.kind)
+        ask.data = ArraySlice(doc.stateVector.encoded())
+        send(ask, to: session, as: encoding)
+      case .docUpdate:
+        guard let doc = syncedDocuments[id] else {
+          throw RealtimeError(.state, "send doc_sync for '\(id)' before its updates")
+        }
+        guard let data = envelope.data, !data.isEmpty else {
+          throw RealtimeError(.invalidArgument, "doc_update needs data (the update)")
+        }
+        try doc.apply(Array(data), origin: self.id)
+        if let request = envelope.id {
+          var ack = Envelope(.ack, id: request)
+          ack.doc = id
+          send(ack, to: session, as: encoding)
+        }
+      default:
+        throw RealtimeError(.internal, "unhandled message type \(envelope.type.name)")
+      }
+    } catch {
+      // A malformed update or an update out of turn is the client's mistake, not the server's.
+      let code = error.code == .corrupt || error.code == .state ? .badRequest : ProtocolErrorCode(error.code)
+      throw ProtocolFault(code, error.message, id: envelope.id)
+    }
+  }
+
+  private static func name(of kind: DocumentKind) -> String {
+    switch kind {
+    case .text: "text"
+    case .tasks: "tasks"
+    }
+  }
+
+  private func open(_ id: String, kind name: String?, _ documents: DocumentHub) throws(RealtimeError)
+    -> SharedDocument
+  {
+    if let doc = syncedDocuments[id] { return doc }
+    let kind: DocumentKind
+    switch name ?? "text" {
+    case "text": kind = .text
+    case "tasks": kind = .tasks
+    default: throw RealtimeError(.invalidArgument, "unknown document kind '\(name ?? "")' (text or tasks)")
+    }
+    guard syncedDocuments.count < Self.maxSyncedDocuments else {
+      throw RealtimeError(.noMemory, "a session syncs at most \(Self.maxSyncedDocuments) documents")
+    }
+    let doc = try documents.open(id, kind: kind)
+    syncedDocuments[id] = doc
+    documents.addClient(self, of: id)
+    return doc
+  }
+
+  /// Releases the session's documents (at its end).
+  func endDocumentSync() {
+    guard let documents else { return }
+    for (id, doc) in syncedDocuments {
+      documents.removeClient(self, of: id)
+      documents.close(doc)
+    }
+    syncedDocuments = [:]
+  }
+
+  func deliverDocumentUpdate(_ id: String, _ update: [UInt8]) {
+    guard let socket else { return }
+    var message = Envelope(.docUpdate)
+    message.doc = id
+    message.data = ArraySlice(update)
+    send(message, to: socket, as: encoding)
+  }
+}
