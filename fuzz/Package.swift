@@ -7,6 +7,7 @@
 //   .build/release/fuzz-frames -max_total_time=60 corpus/frames
 //   .build/release/fuzz-envelope -max_total_time=60 corpus/envelope
 //   .build/release/fuzz-channel-record -max_total_time=60 corpus/channel-record
+//   .build/release/fuzz-text-document -max_total_time=60 corpus/text-document
 //
 // Only --sanitize=fuzzer: with Swift 6.3.1, adding address sanitizing to the same build drops the
 // coverage instrumentation, and libFuzzer then mutates blindly. Swift's own checks (bounds,
@@ -53,6 +54,11 @@ let package = Package(
     // crash; whatever decodes re-encodes to the same bytes and merges cleanly.
     .executableTarget(
       name: "fuzz-task-record",
+      dependencies: [.product(name: "RealtimeCore", package: "RealtimeCore")]),
+    // Arbitrary bytes as a text update applied to a document, or as a text snapshot (the first
+    // byte chooses): never a crash; a refused update changes nothing; what loads reloads the same.
+    .executableTarget(
+      name: "fuzz-text-document",
       dependencies: [.product(name: "RealtimeCore", package: "RealtimeCore")]),
   ]
 )

@@ -138,4 +138,36 @@ public enum FuzzEntry {
     guard (try? fresh.merge(record)) != nil, fresh == record else { return -2 }
     return bytes.count
   }
+
+  /// A text document's decoders: the first byte chooses. Even: the rest is an update applied to
+  /// a small document, which on error must be unchanged and on success must still snapshot and
+  /// reload. Odd: the rest is a snapshot, which if it loads must snapshot to bytes that load to
+  /// the same bytes again. Returns -1 for input that does not decode, -2 for a broken invariant.
+  public static func textDocument(_ bytes: UnsafeRawBufferPointer) -> Int {
+    guard let mode = bytes.first else { return -1 }
+    let rest = Array(bytes.dropFirst())
+    if mode & 1 == 0 {
+      let doc = TextDocument(replica: ReplicaID(7))
+      try? doc.insert("hello, world", at: 0)
+      doc.delete(at: 3, length: 4)
+      _ = doc.commit()
+      let before = doc.snapshot()
+      do {
+        try doc.apply(rest)
+      } catch {
+        return doc.snapshot() == before ? -1 : -2
+      }
+      let after = doc.snapshot()
+      guard let again = try? TextDocument(replica: ReplicaID(8), snapshot: after), again.snapshot() == after else {
+        return -2
+      }
+      return bytes.count
+    }
+    guard let loaded = try? TextDocument(replica: ReplicaID(9), snapshot: rest) else { return -1 }
+    let once = loaded.snapshot()
+    guard let twice = try? TextDocument(replica: ReplicaID(9), snapshot: once), twice.snapshot() == once else {
+      return -2
+    }
+    return bytes.count
+  }
 }
