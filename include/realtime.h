@@ -785,7 +785,7 @@ typedef struct rt_doc rt_doc;
  * by every handle and by the clients that sync it over the protocol; changes are persisted by
  * the loop, one log entry per loop turn, with a snapshot every 64 entries. Close every handle
  * with rt_doc_close. Errors: RT_EINVAL (bad id, or the document exists as another kind),
- * RT_ESTATE (core not running), RT_ECORRUPT (stored state does not load), RT_ENOMEM. Any thread.
+ * RT_ESTATE (core not running), RT_ECORRUPT or RT_EVERSION (stored state does not load), RT_ENOMEM. Any thread.
  */
 rt_status rt_doc_open(rt_core *core, const char *id, int kind, rt_doc **out);
 

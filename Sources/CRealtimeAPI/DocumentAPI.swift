@@ -36,6 +36,10 @@ private func output(_ bytes: [UInt8], _ out: UnsafeMutablePointer<rt_bytes>) thr
 }
 
 private func utf8(_ raw: UnsafePointer<CChar>?, _ length: Int, _ name: String) throws(RealtimeError) -> String {
+  // size_t arrives as Int: a length past Int.max is negative here.
+  guard length >= 0 else {
+    throw RealtimeError(.invalidArgument, "\(name) length \(UInt(bitPattern: length)) is too large")
+  }
   guard length > 0 else { return "" }
   guard let raw else { throw RealtimeError(.invalidArgument, "\(name) is NULL") }
   let bytes = UnsafeRawPointer(raw).bindMemory(to: UInt8.self, capacity: length)
@@ -121,6 +125,8 @@ private func position(_ value: UInt64) -> Int { Int(clamping: value) }
     try h.document.withTextTransactions { t, commit throws(RealtimeError) in
       for i in 0..<count {
         let edit = edits[i]
+        // The insert is checked first, so a bad edit changes nothing.
+        let inserted = try utf8(edit.insert, edit.insert_len, "insert")
         if edit.delete_len > 0 {
           if utf16 {
             t.delete(atUTF16: position(edit.pos), length: position(edit.delete_len))
@@ -128,8 +134,7 @@ private func position(_ value: UInt64) -> Int { Int(clamping: value) }
             t.delete(at: position(edit.pos), length: position(edit.delete_len))
           }
         }
-        if edit.insert_len > 0 {
-          let inserted = try utf8(edit.insert, edit.insert_len, "insert")
+        if !inserted.isEmpty {
           if utf16 {
             try t.insert(inserted, atUTF16: position(edit.pos))
           } else {

@@ -937,6 +937,125 @@ out:
     remove_tempdir(dir);
 }
 
+static int sqlite_exec_file(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    char *err = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+    if (rc != SQLITE_OK)
+        fprintf(stderr, "    sqlite (%s): %s\n", sql, err ? err : sqlite3_errmsg(db));
+    sqlite3_free(err);
+    sqlite3_close(db);
+    return rc == SQLITE_OK;
+}
+
+/* Opens document `id` on the database at `path` after `sql` damaged it: must fail with `want`
+ * (or `also`), leave *out NULL, and leave the other documents loadable. */
+static void expect_stored_refused(const char *path, const char *sql, const char *id, rt_status want,
+                                  rt_status also)
+{
+    rt_core *core = NULL;
+    rt_doc *doc = NULL, *fine = NULL;
+    rt_status rc;
+    CHECK(sqlite_exec_file(path, sql));
+    core = open_core(path);
+    if (core == NULL)
+        return;
+    doc = (rt_doc *)(void *)&rc; /* not a document: a failed open must set NULL */
+    rc = rt_doc_open(core, id, RT_DOC_TEXT, &doc);
+    if (rc != want && rc != also)
+        fprintf(stderr, "    after \"%s\": rt_doc_open gave %d (%s)\n", sql, rc, rt_core_errmsg(core));
+    CHECK(rc == want || rc == also);
+    CHECK(doc == NULL);
+    if (rc == RT_OK)
+        rt_doc_close(&doc);
+    fine = open_doc(core, "fine");
+    if (fine != NULL)
+        CHECK(text_is(fine, "untouched"));
+    rt_doc_close(&fine);
+    CHECK_EQ_INT(rt_core_close(&core), RT_OK);
+}
+
+static const char *damaged_ids[] = {"snap", "snapfmt", "gap", "body", "update", "fine"};
+
+/* In a child process: each document but "fine" gets a snapshot (closed once), then two log
+ * entries after it, and stays open when the process dies, so the log tail stays. */
+static void damaged_child(const char *path)
+{
+    rt_config cfg = RT_CONFIG_INIT;
+    rt_core *core = NULL;
+    rt_doc *doc = NULL;
+    int i;
+
+    alarm(120);
+    cfg.db_path = path;
+    if (rt_core_open(&cfg, &core) != RT_OK || rt_core_start(core) != RT_OK)
+        _exit(2);
+    /* The sync after each close waits for the final write of the closed document, so the reopen
+       loads it from the file: snapshot 1, then updates 2 and 3. */
+    for (i = 0; i < 6; i++) {
+        if (rt_doc_open(core, damaged_ids[i], RT_DOC_TEXT, &doc) != RT_OK)
+            _exit(3);
+        if (ins(doc, 0, i == 5 ? "untouched" : "stored", 0) != RT_OK || rt_doc_commit(doc, NULL) != RT_OK ||
+            rt_core_sync(core) != RT_OK || rt_doc_close(&doc) != RT_OK || rt_core_sync(core) != RT_OK)
+            _exit(4);
+        if (i == 5)
+            break;
+        if (rt_doc_open(core, damaged_ids[i], RT_DOC_TEXT, &doc) != RT_OK)
+            _exit(5);
+        if (ins(doc, 0, "1", 0) != RT_OK || rt_doc_commit(doc, NULL) != RT_OK || rt_core_sync(core) != RT_OK)
+            _exit(6);
+        if (ins(doc, 0, "2", 0) != RT_OK || rt_doc_commit(doc, NULL) != RT_OK || rt_core_sync(core) != RT_OK)
+            _exit(7);
+    }
+    _exit(0);
+}
+
+/* A stored state that does not load is refused (RT_ECORRUPT), not loaded wrong or in part. */
+static void test_damaged_stored_state(void)
+{
+    char *dir = make_tempdir();
+    char *path = dir ? path_join(dir, "damaged.db") : NULL;
+    int has_snapshot = 0, status = -1;
+    long long snapshot_seq = -1, last_seq = -1, rows = -1;
+    pid_t pid;
+
+    CHECK(path != NULL);
+    if (path == NULL)
+        goto out;
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid < 0)
+        goto out;
+    if (pid == 0)
+        damaged_child(path);
+    CHECK_EQ_INT(waitpid(pid, &status, 0), pid);
+    CHECK_EQ_INT(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
+    CHECK(stored_layout(path, "gap", &has_snapshot, &snapshot_seq, &last_seq, &rows));
+    CHECK(has_snapshot == 1 && snapshot_seq == 1 && last_seq == 3 && rows == 2);
+
+    expect_stored_refused(path, "UPDATE rt_docs SET snapshot = x'02ff' WHERE id = 'snap'", "snap", RT_ECORRUPT,
+                          RT_ECORRUPT);
+    /* An unknown snapshot format: the header promises RT_ECORRUPT; RT_EVERSION would do too. */
+    expect_stored_refused(path, "UPDATE rt_docs SET snapshot = x'7f00' WHERE id = 'snapfmt'", "snapfmt",
+                          RT_ECORRUPT, RT_EVERSION);
+    expect_stored_refused(path, "DELETE FROM rt_doc_updates WHERE doc = 'gap' AND seq = 2", "gap", RT_ECORRUPT,
+                          RT_ECORRUPT);
+    /* A log entry that is not a batch of updates, and one holding an update that is not one. */
+    expect_stored_refused(path, "UPDATE rt_doc_updates SET body = x'05' WHERE doc = 'body'", "body", RT_ECORRUPT,
+                          RT_ECORRUPT);
+    expect_stored_refused(path, "UPDATE rt_doc_updates SET body = x'0103010203' WHERE doc = 'update'", "update",
+                          RT_ECORRUPT, RT_ECORRUPT);
+
+out:
+    free(path);
+    remove_tempdir(dir);
+}
+
 /* In a child process: a commit while the core is stopped, then more after it is started
  * again, made durable with rt_core_sync; then death without any close. */
 static void stopped_child(const char *path)
@@ -1669,6 +1788,7 @@ int main(void)
     RUN(test_persistence_after_crash);
     RUN(test_huge_positions_clamped);
     RUN(test_commit_while_stopped);
+    RUN(test_damaged_stored_state);
     RUN(test_two_replicas_sync);
     RUN(test_batch_updates_replay);
     RUN(test_batch_stops_at_bad_edit);

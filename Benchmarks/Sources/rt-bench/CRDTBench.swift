@@ -44,7 +44,8 @@ extension RTBench {
     let bytes = sentByAda.reduce(0) { $0 + $1.count } + sentByBob.reduce(0) { $0 + $1.count }
     print(
       String(
-        format: "crdt: sync of %d task records edited on two replicas: %.1f ms (encode, decode, merge both ways), %d bytes sent (%.0f per record), converged: %@",
+        format:
+          "crdt: sync of %d task records edited on two replicas: %.1f ms (encode, decode, merge both ways), %d bytes sent (%.0f per record), converged: %@",
         tasks, ms, bytes, Double(bytes) / Double(2 * tasks), converged ? "yes" : "NO"))
     json["task_sync"] = ["tasks": tasks, "ms": ms, "bytes": bytes, "converged": converged]
 

@@ -76,6 +76,12 @@ struct RTBench: ParsableCommand {
   @Option(help: "Replays of the editing trace; the best and the median are reported.")
   var textRounds = 7
 
+  @Option(
+    help:
+      "Write the editing trace for Benchmarks/c/text_replay.c to PATH (binary edits) and PATH.end (the final text), then exit."
+  )
+  var textDump: String?
+
   @Flag(help: "Skip the presence churn benchmark.")
   var skipPresence = false
 
@@ -113,6 +119,10 @@ struct RTBench: ParsableCommand {
   }
 
   func run() throws {
+    if let textDump {
+      try EditingTrace(path: textTrace).dump(to: textDump)
+      return
+    }
     var report: [String: Any] = [:]
     let machine = MachineInfo.collect(dbDir: dbDir ?? NSTemporaryDirectory())
     report["machine"] = machine.json

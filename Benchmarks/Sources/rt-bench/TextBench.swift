@@ -41,6 +41,28 @@ struct EditingTrace {
   }
 }
 
+extension EditingTrace {
+  /// Writes the edits in text_replay.c's format (u32 count; per edit u32 position, u32 delete
+  /// count, u32 insert length and the UTF-8; little-endian) to `path`, and the final text to
+  /// `path.end`.
+  func dump(to path: String) throws {
+    var out: [UInt8] = []
+    func u32(_ v: Int) {
+      for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8(truncatingIfNeeded: v >> shift)) }
+    }
+    let all = edits.flatMap { $0 }
+    u32(all.count)
+    for e in all {
+      u32(e.position)
+      u32(e.deleteCount)
+      u32(e.insert.utf8.count)
+      out += Array(e.insert.utf8)
+    }
+    try Data(out).write(to: URL(fileURLWithPath: path))
+    try Data(endContent.utf8).write(to: URL(fileURLWithPath: path + ".end"))
+  }
+}
+
 /// Bytes of heap in use (glibc's count), to measure what a structure adds.
 func heapInUse() -> Int {
   Int(mallinfo2().uordblks)

@@ -51,28 +51,37 @@ final class DocumentHub: @unchecked Sendable {
     if clients[id]?.isEmpty == true { clients[id] = nil }
   }
 
-  /// Releases one hold on `doc`; the last one flushes it, writes a snapshot and forgets it.
+  /// Releases one hold on `doc`; after the last, the loop writes its changes and a snapshot and
+  /// then forgets it — unless it was opened again meanwhile, which keeps the same replica (a
+  /// second copy loaded from the store before that write would miss the changes, and reuse the
+  /// log's next seq).
   func close(_ doc: SharedDocument) {
-    let last = open.withLock { docs -> Bool in
-      let holders = doc.state.withLock { s -> Int in
-        s.holders -= 1
-        return s.holders
-      }
-      guard holders <= 0 else { return false }
-      docs[doc.id] = nil
-      return true
+    let last = doc.state.withLock { s -> Bool in
+      s.holders -= 1
+      return s.holders == 0
     }
-    if last { post { [self] in flush(doc, compact: true) } }
+    guard last else { return }
+    _ = post { [self] in
+      flush(doc, compact: true)
+      // Forgotten only once those writes are committed, so a later load reads them.
+      engine.log.barrier { [self] _ in
+        open.withLock { docs in
+          if doc.state.withLock({ $0.holders }) <= 0, docs[doc.id] === doc { docs[doc.id] = nil }
+        }
+      }
+    }
   }
 
   private func load(_ id: String, kind: DocumentKind) throws(RealtimeError) -> SharedDocument {
     let replica = SharedDocument.freshReplica()
-    let schedule: @Sendable (SharedDocument) -> Void = { [unowned self] doc in
+    let schedule: @Sendable (SharedDocument) -> Bool = { [unowned self] doc in
       post { [self] in flush(doc, compact: false) }
     }
     guard let stored = try store.loadDocument(id) else {
       let document = try Self.empty(kind, replica)
-      post { [engine] in engine.log.enqueue(.docCreate(id: id, kind: kind.rawValue)) }
+      guard post({ [engine] in engine.log.enqueue(.docCreate(id: id, kind: kind.rawValue)) }) else {
+        throw RealtimeError(.state, "the core is not running; call start or attach first")
+      }
       return SharedDocument(
         id: id, kind: kind, document: document, lastSeq: 0, entriesSinceSnapshot: 0,
         schedule: schedule)
@@ -112,11 +121,8 @@ final class DocumentHub: @unchecked Sendable {
     }
   }
 
-  private func post(_ job: @escaping @Sendable () -> Void) {
-    if !engine.mailbox.post(job) {
-      engine.sink(.error, "a document change could not reach the loop (the core is not running); it stays in memory")
-    }
-  }
+  /// Runs `job` on the loop; false when the loop is not running.
+  private func post(_ job: @escaping @Sendable () -> Void) -> Bool { engine.mailbox.post(job) }
 
   /// On the loop: writes `doc`'s new updates as one log entry, hands them to its clients, and
   /// writes a snapshot when the log has grown enough since the last (or when `compact`).

@@ -33,12 +33,13 @@ public final class SharedDocument: @unchecked Sendable {
   }
 
   let state: Locked<State>
-  /// Asks the hub to flush this document on the loop (once per batch of updates).
-  private let schedule: @Sendable (SharedDocument) -> Void
+  /// Asks the hub to flush this document on the loop (once per batch of updates); false when
+  /// the loop is not running, and the updates wait for the next change or the last close.
+  private let schedule: @Sendable (SharedDocument) -> Bool
 
   init(
     id: String, kind: DocumentKind, document: any ReplicatedDocument, lastSeq: Int64, entriesSinceSnapshot: Int,
-    schedule: @escaping @Sendable (SharedDocument) -> Void
+    schedule: @escaping @Sendable (SharedDocument) -> Bool
   ) {
     self.id = id
     self.kind = kind
@@ -76,7 +77,10 @@ public final class SharedDocument: @unchecked Sendable {
   ) throws(RealtimeError) -> T {
     var committed: [[UInt8]] = []
     var observers: [@Sendable (DocumentChange) -> Void] = []
-    let result = try state.withLock { s throws(RealtimeError) -> T in
+    // Commits made before a failing edit are kept, persisted and sent, so observers hear of them
+    // whether or not the batch ends with an error.
+    defer { for update in committed { notify(observers, DocumentChange(document: id, update: update, local: true)) } }
+    return try state.withLock { s throws(RealtimeError) -> T in
       guard let text = s.document as? TextDocument else {
         throw RealtimeError(.invalidArgument, "document '\(id)' is not a text document")
       }
@@ -89,8 +93,6 @@ public final class SharedDocument: @unchecked Sendable {
         return update
       }
     }
-    for update in committed { notify(observers, DocumentChange(document: id, update: update, local: true)) }
-    return result
   }
 
   /// Commits the local edits: returns their update (nil when there were none), which is
@@ -122,10 +124,7 @@ public final class SharedDocument: @unchecked Sendable {
 
   private func record(_ update: [UInt8], origin: UInt64, _ s: inout State) {
     s.unflushed.append((update, origin))
-    if !s.flushScheduled {
-      s.flushScheduled = true
-      schedule(self)
-    }
+    if !s.flushScheduled { s.flushScheduled = schedule(self) }
   }
 
   private func notify(_ observers: [@Sendable (DocumentChange) -> Void], _ change: DocumentChange) {

@@ -76,7 +76,9 @@ struct TextReplica {
   /// whole.
   mutating func delete(atUTF16 offset: Int, length: Int) {
     let from = sequence.scalarPosition(utf16: offset)
-    let to = sequence.scalarPosition(utf16: offset + max(0, length), roundingUp: true)
+    // Saturating: the host may pass any length, up to "everything".
+    let (end, overflow) = offset.addingReportingOverflow(max(0, length))
+    let to = sequence.scalarPosition(utf16: overflow ? Int.max : end, roundingUp: true)
     delete(at: from, length: to - from)
   }
 
