@@ -141,8 +141,8 @@ private func position(_ value: UInt64) -> Int { Int(clamping: value) }
             try t.insert(inserted, at: position(edit.pos))
           }
         }
-        if edit.commit != 0, let update = commit(), let fn {
-          update.withUnsafeBufferPointer { fn(userData, $0.baseAddress, $0.count) }
+        if edit.commit != 0 {
+          _ = commit { update in fn?(userData, update.baseAddress, update.count) }
         }
       }
     }

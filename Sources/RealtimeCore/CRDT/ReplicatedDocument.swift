@@ -18,12 +18,24 @@ protocol ReplicatedDocument: AnyObject {
   var waiting: Int { get }
   /// The update of the local changes since the last commit (nil: none).
   func commit() -> [UInt8]?
+  /// Appends the update of the local changes since the last commit to `out`; false (nothing
+  /// appended) when there were none.
+  func commit(into out: inout [UInt8]) -> Bool
   /// Everything here that a replica that has seen `seen` lacks, as one update.
   func diff(since seen: VersionVector) -> [UInt8]
   /// Applies an update from another replica; throws, changing nothing, for a bad one.
   func apply(_ update: [UInt8]) throws(RealtimeError)
   /// The whole state, canonical.
   func snapshot() -> [UInt8]
+}
+
+extension ReplicatedDocument {
+  /// `commit()`, appended: for kinds without a cheaper way.
+  func commit(into out: inout [UInt8]) -> Bool {
+    guard let update = commit() else { return false }
+    out += update
+    return true
+  }
 }
 
 extension TextDocument: ReplicatedDocument {}

@@ -128,16 +128,18 @@ final class DocumentHub: @unchecked Sendable {
   /// writes a snapshot when the log has grown enough since the last (or when `compact`).
   private func flush(_ doc: SharedDocument, compact: Bool) {
     let work = doc.state.withLock {
-      s -> (updates: [(update: [UInt8], origin: UInt64)], seq: Int64, snapshot: [UInt8]?) in
-      let updates = s.unflushed
-      s.unflushed = []
+      s -> (bytes: [UInt8], updates: [SharedDocument.UnflushedUpdate], seq: Int64, snapshot: [UInt8]?) in
+      var bytes: [UInt8] = []
+      var updates: [SharedDocument.UnflushedUpdate] = []
+      swap(&bytes, &s.unflushedBytes)
+      swap(&updates, &s.unflushed)
       s.flushScheduled = false
       var seq = s.lastSeq
       if !updates.isEmpty {
         seq += 1
         s.lastSeq = seq
         s.entriesSinceSnapshot += 1
-        s.bytesSinceSnapshot += updates.reduce(0) { $0 + $1.update.count }
+        s.bytesSinceSnapshot += bytes.count
       }
       let due =
         s.entriesSinceSnapshot >= Self.compactEntries || s.bytesSinceSnapshot >= Self.compactBytes
@@ -148,15 +150,15 @@ final class DocumentHub: @unchecked Sendable {
         s.entriesSinceSnapshot = 0
         s.bytesSinceSnapshot = 0
       }
-      return (updates, seq, snapshot)
+      return (bytes, updates, seq, snapshot)
     }
     if !work.updates.isEmpty {
-      let body = UpdateBatch.encode(work.updates.map(\.update))
+      let body = UpdateBatch.encode(work.updates.map { work.bytes[$0.range] })
       engine.log.enqueue(.docAppend(id: doc.id, seq: work.seq, body: body))
       if let watching = clients[doc.id] {
         for client in watching.values {
-          for (update, origin) in work.updates where origin != client.id {
-            client.deliverDocumentUpdate(doc.id, update)
+          for update in work.updates where update.origin != client.id {
+            client.deliverDocumentUpdate(doc.id, work.bytes[update.range])
           }
         }
       }
@@ -170,5 +172,5 @@ final class DocumentHub: @unchecked Sendable {
 /// A protocol session that syncs documents: it hears of every change it did not send itself.
 protocol DocumentClient: AnyObject {
   var id: UInt64 { get }
-  func deliverDocumentUpdate(_ id: String, _ update: [UInt8])
+  func deliverDocumentUpdate(_ id: String, _ update: ArraySlice<UInt8>)
 }

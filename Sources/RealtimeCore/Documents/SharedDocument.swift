@@ -19,9 +19,11 @@ public final class SharedDocument: @unchecked Sendable {
 
   struct State {
     var document: any ReplicatedDocument
-    /// Updates not yet handed to the store and the clients, with the session that sent each
-    /// (0: this replica or the host).
-    var unflushed: [(update: [UInt8], origin: UInt64)] = []
+    /// Updates not yet handed to the store and the clients, back to back in one buffer (an
+    /// editor commits one per keystroke: no allocation each), and where each is, with the
+    /// session that sent it (0: this replica or the host).
+    var unflushedBytes: [UInt8] = []
+    var unflushed: [UnflushedUpdate] = []
     var flushScheduled = false
     var lastSeq: Int64
     var entriesSinceSnapshot: Int
@@ -30,6 +32,14 @@ public final class SharedDocument: @unchecked Sendable {
     var nextObserver: UInt64 = 1
     /// Host handles and client subscriptions holding the document open.
     var holders = 0
+  }
+
+  /// Where an update sits in `State.unflushedBytes`.
+  struct UnflushedUpdate {
+    var start: Int
+    var length: Int
+    var origin: UInt64
+    var range: Range<Int> { start..<(start + length) }
   }
 
   let state: Locked<State>
@@ -69,16 +79,16 @@ public final class SharedDocument: @unchecked Sendable {
     }
   }
 
-  /// Runs `body` with the text document and a `commit` that ends the transaction and returns
-  /// its update (nil: no changes), all under one lock: a batch of edits and commits costs one
-  /// lock. Observers hear of the commits after `body` returns.
+  /// Runs `body` with the text document and a `commit` that ends the transaction and hands its
+  /// update to the closure it is given (false: no changes), all under one lock: a batch of edits
+  /// and commits costs one lock and no allocation per commit. Observers hear of the commits after
+  /// `body` returns, even when it throws (the commits before stay made).
   public func withTextTransactions<T>(
-    _ body: (TextDocument, _ commit: () -> [UInt8]?) throws(RealtimeError) -> T
+    _ body: (TextDocument, _ commit: (_ update: (UnsafeBufferPointer<UInt8>) -> Void) -> Bool) throws(RealtimeError)
+      -> T
   ) throws(RealtimeError) -> T {
     var committed: [[UInt8]] = []
     var observers: [@Sendable (DocumentChange) -> Void] = []
-    // Commits made before a failing edit are kept, persisted and sent, so observers hear of them
-    // whether or not the batch ends with an error.
     defer { for update in committed { notify(observers, DocumentChange(document: id, update: update, local: true)) } }
     return try state.withLock { s throws(RealtimeError) -> T in
       guard let text = s.document as? TextDocument else {
@@ -86,11 +96,14 @@ public final class SharedDocument: @unchecked Sendable {
       }
       observers = Array(s.observers.values)
       let watched = !observers.isEmpty
-      return try body(text) {
-        guard let update = text.commit() else { return nil }
-        record(update, origin: 0, &s)
-        if watched { committed.append(update) }
-        return update
+      return try body(text) { hand in
+        let start = s.unflushedBytes.count
+        guard text.commit(into: &s.unflushedBytes) else { return false }
+        record(from: start, origin: 0, &s)
+        let range = start..<s.unflushedBytes.count
+        s.unflushedBytes.withUnsafeBufferPointer { hand(UnsafeBufferPointer(rebasing: $0[range])) }
+        if watched { committed.append(Array(s.unflushedBytes[range])) }
+        return true
       }
     }
   }
@@ -100,9 +113,10 @@ public final class SharedDocument: @unchecked Sendable {
   @discardableResult
   public func commit() -> [UInt8]? {
     let (update, observers) = state.withLock { s -> ([UInt8]?, [@Sendable (DocumentChange) -> Void]) in
-      guard let update = s.document.commit() else { return (nil, []) }
-      record(update, origin: 0, &s)
-      return (update, Array(s.observers.values))
+      let start = s.unflushedBytes.count
+      guard s.document.commit(into: &s.unflushedBytes) else { return (nil, []) }
+      record(from: start, origin: 0, &s)
+      return (Array(s.unflushedBytes[start...]), Array(s.observers.values))
     }
     if let update { notify(observers, DocumentChange(document: id, update: update, local: true)) }
     return update
@@ -116,14 +130,17 @@ public final class SharedDocument: @unchecked Sendable {
     try DocumentLimits.check(update: update)
     let observers = try state.withLock { s throws(RealtimeError) -> [@Sendable (DocumentChange) -> Void] in
       try s.document.apply(update)
-      record(update, origin: origin, &s)
+      let start = s.unflushedBytes.count
+      s.unflushedBytes += update
+      record(from: start, origin: origin, &s)
       return Array(s.observers.values)
     }
     notify(observers, DocumentChange(document: id, update: update, local: false))
   }
 
-  private func record(_ update: [UInt8], origin: UInt64, _ s: inout State) {
-    s.unflushed.append((update, origin))
+  /// Notes the update appended to `unflushedBytes` from `start`, and schedules a flush.
+  private func record(from start: Int, origin: UInt64, _ s: inout State) {
+    s.unflushed.append(UnflushedUpdate(start: start, length: s.unflushedBytes.count - start, origin: origin))
     if !s.flushScheduled { s.flushScheduled = schedule(self) }
   }
 

@@ -5,10 +5,13 @@
 enum UpdateBatch {
   static let maxUpdates = 1 << 20
 
-  static func encode(_ updates: [[UInt8]]) -> [UInt8] {
+  static func encode(_ updates: [ArraySlice<UInt8>]) -> [UInt8] {
     var w = ByteWriter()
     w.varint(UInt64(updates.count))
-    for u in updates { w.bytes(u) }
+    for u in updates {
+      w.varint(UInt64(u.count))
+      w.out += u
+    }
     return w.out
   }
 

@@ -88,11 +88,11 @@ extension ProtocolSession: DocumentClient {
     syncedDocuments = [:]
   }
 
-  func deliverDocumentUpdate(_ id: String, _ update: [UInt8]) {
+  func deliverDocumentUpdate(_ id: String, _ update: ArraySlice<UInt8>) {
     guard let socket else { return }
     var message = Envelope(.docUpdate)
     message.doc = id
-    message.data = ArraySlice(update)
+    message.data = update
     send(message, to: socket, as: encoding)
   }
 }
