@@ -27,3 +27,4 @@ protocol ReplicatedDocument: AnyObject {
 }
 
 extension TextDocument: ReplicatedDocument {}
+extension TaskListDocument: ReplicatedDocument {}
