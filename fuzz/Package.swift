@@ -60,5 +60,10 @@ let package = Package(
     .executableTarget(
       name: "fuzz-text-document",
       dependencies: [.product(name: "RealtimeCore", package: "RealtimeCore")]),
+    // Arbitrary bytes as a task-list update or diff, then as a task-list snapshot: never a
+    // crash; a refused update changes nothing, and every state reloads to the same bytes.
+    .executableTarget(
+      name: "fuzz-task-list",
+      dependencies: [.product(name: "RealtimeCore", package: "RealtimeCore")]),
   ]
 )

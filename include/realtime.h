@@ -861,6 +861,55 @@ rt_status rt_doc_apply(rt_doc *doc, const uint8_t *update, size_t len);
  *  RT_EINVAL, RT_ENOMEM. Any thread. */
 rt_status rt_doc_snapshot(rt_doc *doc, rt_bytes *out);
 
+/* Task lists (RT_DOC_TASKS): records merged field by field; concurrent writes to one field stay
+ * visible as a conflict until set again; assignees and tags are add-wins sets. */
+
+/** Single-value task fields (rt_doc_task_set). */
+#define RT_TASK_TITLE 1
+#define RT_TASK_DESCRIPTION 2
+#define RT_TASK_STATUS 3
+#define RT_TASK_CATEGORY 4
+/** A decimal integer, e.g. "2". */
+#define RT_TASK_PRIORITY 5
+/** Decimal ms since 1970, or no bytes for no due date. */
+#define RT_TASK_DUE 6
+/** Any bytes (a fractional index: positions compare as bytes). */
+#define RT_TASK_POSITION 7
+/** "1" (deleted) or "0" (restored). */
+#define RT_TASK_DELETED 8
+
+/** Set task fields (rt_doc_task_add, rt_doc_task_remove). */
+#define RT_TASK_ASSIGNEES 1
+#define RT_TASK_TAGS 2
+
+/**
+ * Sets `field` of task `task` (1 to 256 bytes of UTF-8, no NUL; created if missing) to `len`
+ * bytes of `value` (UTF-8 text up to 64 KiB unless the field says otherwise), in the open
+ * transaction, stamped with the wall clock. Errors: RT_EINVAL (bad task, field or value, not a
+ * task list), RT_ETOOBIG (100,000 tasks). Any thread.
+ */
+rt_status rt_doc_task_set(rt_doc *doc, const char *task, int field, const uint8_t *value, size_t len);
+
+/** Adds `element` (NUL-terminated UTF-8, 1 to 64 KiB) to the set `set` of `task` (created if
+ *  missing). Errors: as rt_doc_task_set. Any thread. */
+rt_status rt_doc_task_add(rt_doc *doc, const char *task, int set, const char *element);
+
+/** Removes `element` from the set `set` of `task` (what this replica has seen of it; a
+ *  concurrent add elsewhere wins). No error if absent. Errors: as rt_doc_task_set. Any thread. */
+rt_status rt_doc_task_remove(rt_doc *doc, const char *task, int set, const char *element);
+
+/**
+ * Copies task `task` as one JSON object to *out: {"id","title","description","status",
+ * "category","priority","due","position","deleted","assignees","tags"}, each single-value field
+ * an array of its live values, last writer first (two or more: a conflict), positions as hex.
+ * Errors: RT_EINVAL, RT_ENOTFOUND (no such task), RT_ENOMEM. Any thread.
+ */
+rt_status rt_doc_task_get(rt_doc *doc, const char *task, rt_bytes *out);
+
+/** Copies the ids of the document's tasks as a JSON array of strings, in byte order, to *out.
+ *  Errors: RT_EINVAL, RT_ENOMEM. Any thread. */
+rt_status rt_doc_task_ids(rt_doc *doc, rt_bytes *out);
+
 /** Receives each change of a document: the update, and whether this replica made it (a commit)
  *  or received it. Valid during the call; runs on the thread that made the change (the loop
  *  thread for clients' updates), outside the document's lock. */

@@ -264,3 +264,115 @@ private struct ChangeCallback: @unchecked Sendable {
   }
   return RT_OK
 }
+
+// MARK: Task lists
+
+private func taskField(_ field: Int32, _ value: UnsafePointer<UInt8>?, _ length: Int) throws(RealtimeError)
+  -> TaskRecord.Field
+{
+  guard length >= 0, length <= TaskRecord.maxStringBytes else {
+    throw RealtimeError(.invalidArgument, "a task field value is at most \(TaskRecord.maxStringBytes) bytes")
+  }
+  guard length == 0 || value != nil else { throw RealtimeError(.invalidArgument, "value is NULL") }
+  let bytes = length == 0 ? [] : Array(UnsafeBufferPointer(start: value, count: length))
+  func text() throws(RealtimeError) -> String {
+    guard let s = String(validating: bytes, as: UTF8.self) else {
+      throw RealtimeError(.invalidArgument, "value is not UTF-8")
+    }
+    return s
+  }
+  func integer() throws(RealtimeError) -> Int64 {
+    guard let n = Int64(try text()) else { throw RealtimeError(.invalidArgument, "value is not a decimal integer") }
+    return n
+  }
+  switch field {
+  case RT_TASK_TITLE: return .title(try text())
+  case RT_TASK_DESCRIPTION: return .description(try text())
+  case RT_TASK_STATUS: return .status(try text())
+  case RT_TASK_CATEGORY: return .category(try text())
+  case RT_TASK_PRIORITY: return .priority(try integer())
+  case RT_TASK_DUE: return .dueDate(bytes.isEmpty ? nil : try integer())
+  case RT_TASK_POSITION: return .position(bytes)
+  case RT_TASK_DELETED:
+    switch try text() {
+    case "1": return .deleted(true)
+    case "0": return .deleted(false)
+    default: throw RealtimeError(.invalidArgument, "deleted is \"1\" or \"0\"")
+    }
+  default: throw RealtimeError(.invalidArgument, "unknown task field \(field)")
+  }
+}
+
+private func taskSet(_ set: Int32) throws(RealtimeError) -> TaskRecord.SetField {
+  switch set {
+  case RT_TASK_ASSIGNEES: return .assignees
+  case RT_TASK_TAGS: return .tags
+  default: throw RealtimeError(.invalidArgument, "unknown task set \(set)")
+  }
+}
+
+@c @implementation public func rt_doc_task_set(
+  _ doc: OpaquePointer?, _ task: UnsafePointer<CChar>?, _ field: Int32, _ value: UnsafePointer<UInt8>?,
+  _ length: Int
+) -> rt_status {
+  guard let doc else { return fail(nil, .invalidArgument, "doc is NULL") }
+  let h = handle(doc)
+  return status(h.corePointer) { () throws(RealtimeError) in
+    let id = try text(task, "task")
+    let set = try taskField(field, value, length)
+    try h.document.withTasks { tasks throws(RealtimeError) in try tasks.set(set, of: id, wallMs: tasks.now) }
+  }
+}
+
+@c @implementation public func rt_doc_task_add(
+  _ doc: OpaquePointer?, _ task: UnsafePointer<CChar>?, _ set: Int32, _ element: UnsafePointer<CChar>?
+) -> rt_status {
+  guard let doc else { return fail(nil, .invalidArgument, "doc is NULL") }
+  let h = handle(doc)
+  return status(h.corePointer) { () throws(RealtimeError) in
+    let id = try text(task, "task")
+    let which = try taskSet(set)
+    let value = try text(element, "element")
+    try h.document.withTasks { tasks throws(RealtimeError) in try tasks.insert(value, into: which, of: id) }
+  }
+}
+
+@c @implementation public func rt_doc_task_remove(
+  _ doc: OpaquePointer?, _ task: UnsafePointer<CChar>?, _ set: Int32, _ element: UnsafePointer<CChar>?
+) -> rt_status {
+  guard let doc else { return fail(nil, .invalidArgument, "doc is NULL") }
+  let h = handle(doc)
+  return status(h.corePointer) { () throws(RealtimeError) in
+    let id = try text(task, "task")
+    let which = try taskSet(set)
+    let value = try text(element, "element")
+    try h.document.withTasks { tasks throws(RealtimeError) in try tasks.remove(value, from: which, of: id) }
+  }
+}
+
+@c @implementation public func rt_doc_task_get(
+  _ doc: OpaquePointer?, _ task: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<rt_bytes>?
+) -> rt_status {
+  out?.pointee = rt_bytes(data: nil, len: 0)
+  guard let doc else { return fail(nil, .invalidArgument, "doc is NULL") }
+  let h = handle(doc)
+  guard let out else { return fail(h.corePointer, .invalidArgument, "out is NULL") }
+  return status(h.corePointer) { () throws(RealtimeError) in
+    let id = try text(task, "task")
+    let record = try h.document.withTasks { tasks throws(RealtimeError) in tasks.record(id) }
+    guard let record else { throw RealtimeError(.notFound, "no task '\(id)'") }
+    try output(record.json(), out)
+  }
+}
+
+@c @implementation public func rt_doc_task_ids(_ doc: OpaquePointer?, _ out: UnsafeMutablePointer<rt_bytes>?)
+  -> rt_status
+{
+  out?.pointee = rt_bytes(data: nil, len: 0)
+  guard let doc else { return fail(nil, .invalidArgument, "doc is NULL") }
+  let h = handle(doc)
+  guard let out else { return fail(h.corePointer, .invalidArgument, "out is NULL") }
+  return status(h.corePointer) { () throws(RealtimeError) in
+    try output(try h.document.withTasks { tasks throws(RealtimeError) in tasks.taskIDsJSON() }, out)
+  }
+}

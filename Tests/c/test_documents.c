@@ -1780,6 +1780,122 @@ out:
     CHECK_EQ_INT(rt_core_close(&c2), RT_OK);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Task lists
+ * ------------------------------------------------------------------------------------------- */
+
+static rt_doc *open_tasks(rt_core *core, const char *id)
+{
+    rt_doc *doc = NULL;
+    if (core == NULL)
+        return NULL;
+    CHECK_EQ_INT(rt_doc_open(core, id, RT_DOC_TASKS, &doc), RT_OK);
+    CHECK(doc != NULL);
+    return doc;
+}
+
+static rt_status set_field(rt_doc *doc, const char *task, int field, const char *value)
+{
+    return rt_doc_task_set(doc, task, field, (const uint8_t *)value, strlen(value));
+}
+
+/* The task's JSON as a malloc'd C string (NULL if the call fails). */
+static char *task_json(rt_doc *doc, const char *task)
+{
+    rt_bytes b = {NULL, 0};
+    char *s = NULL;
+    if (rt_doc_task_get(doc, task, &b) == RT_OK) {
+        s = malloc(b.len + 1);
+        if (s != NULL) {
+            memcpy(s, b.data, b.len);
+            s[b.len] = '\0';
+        }
+    }
+    rt_bytes_free(&b);
+    return s;
+}
+
+/* Two replicas edit one task offline: a status conflict stays visible until set again, a tag
+   removed on one side and added on the other stays (add wins), edits of different fields both
+   land; the lists converge to byte-identical snapshots and reload from the file. */
+static void test_task_lists_merge_and_persist(void)
+{
+    char *dir = make_tempdir();
+    char *pa = dir ? path_join(dir, "a.db") : NULL, *pb = dir ? path_join(dir, "b.db") : NULL;
+    rt_core *ca = open_core(pa), *cb = open_core(pb);
+    rt_doc *a = open_tasks(ca, "board"), *b = open_tasks(cb, "board");
+    rt_bytes sa = {NULL, 0}, sb = {NULL, 0}, ids = {NULL, 0};
+    char *json;
+
+    CHECK_EQ_INT(set_field(a, "t1", RT_TASK_TITLE, "Write the docs"), RT_OK);
+    CHECK_EQ_INT(set_field(a, "t1", RT_TASK_STATUS, "todo"), RT_OK);
+    CHECK_EQ_INT(rt_doc_task_add(a, "t1", RT_TASK_TAGS, "docs"), RT_OK);
+    CHECK_EQ_INT(rt_doc_commit(a, NULL), RT_OK);
+    sync_docs(a, b);
+    /* Offline on both sides. */
+    CHECK_EQ_INT(set_field(a, "t1", RT_TASK_STATUS, "doing"), RT_OK);
+    CHECK_EQ_INT(rt_doc_task_remove(a, "t1", RT_TASK_TAGS, "docs"), RT_OK);
+    CHECK_EQ_INT(set_field(a, "t1", RT_TASK_PRIORITY, "2"), RT_OK);
+    CHECK_EQ_INT(set_field(b, "t1", RT_TASK_STATUS, "review"), RT_OK);
+    CHECK_EQ_INT(rt_doc_task_add(b, "t1", RT_TASK_TAGS, "docs"), RT_OK);
+    CHECK_EQ_INT(rt_doc_task_add(b, "t1", RT_TASK_ASSIGNEES, "bob"), RT_OK);
+    CHECK_EQ_INT(set_field(b, "t2", RT_TASK_TITLE, "Ship"), RT_OK);
+    CHECK_EQ_INT(rt_doc_commit(a, NULL), RT_OK);
+    CHECK_EQ_INT(rt_doc_commit(b, NULL), RT_OK);
+    sync_docs(a, b);
+    CHECK_EQ_INT(rt_doc_snapshot(a, &sa), RT_OK);
+    CHECK_EQ_INT(rt_doc_snapshot(b, &sb), RT_OK);
+    CHECK(sa.len > 0 && sa.len == sb.len && memcmp(sa.data, sb.data, sa.len) == 0);
+    json = task_json(a, "t1");
+    CHECK(json != NULL);
+    if (json != NULL) {
+        CHECK(strstr(json, "\"title\":[\"Write the docs\"]") != NULL);
+        /* Both concurrent statuses, in either order. */
+        CHECK(strstr(json, "\"doing\"") != NULL && strstr(json, "\"review\"") != NULL);
+        CHECK(strstr(json, "\"tags\":[\"docs\"]") != NULL);
+        CHECK(strstr(json, "\"assignees\":[\"bob\"]") != NULL);
+        CHECK(strstr(json, "\"priority\":[2]") != NULL);
+    }
+    free(json);
+    CHECK_EQ_INT(rt_doc_task_ids(b, &ids), RT_OK);
+    CHECK(ids.len == strlen("[\"t1\",\"t2\"]") && memcmp(ids.data, "[\"t1\",\"t2\"]", ids.len) == 0);
+    rt_bytes_free(&ids);
+    /* Setting the status again resolves the conflict everywhere. */
+    CHECK_EQ_INT(set_field(b, "t1", RT_TASK_STATUS, "done"), RT_OK);
+    CHECK_EQ_INT(rt_doc_commit(b, NULL), RT_OK);
+    sync_docs(a, b);
+    json = task_json(a, "t1");
+    CHECK(json != NULL && strstr(json, "\"status\":[\"done\"]") != NULL);
+    free(json);
+    /* Bad input changes nothing. */
+    CHECK_EQ_INT(set_field(a, "t1", RT_TASK_PRIORITY, "high"), RT_EINVAL);
+    CHECK_EQ_INT(set_field(a, "t1", 99, "x"), RT_EINVAL);
+    CHECK_EQ_INT(set_field(a, "t1", RT_TASK_DELETED, "yes"), RT_EINVAL);
+    CHECK_EQ_INT(rt_doc_task_add(a, "t1", 7, "x"), RT_EINVAL);
+    CHECK_EQ_INT(set_field(a, "", RT_TASK_TITLE, "x"), RT_EINVAL);
+    CHECK_EQ_INT(rt_doc_task_get(a, "missing", &ids), RT_ENOTFOUND);
+    CHECK_EQ_INT(ins(a, 0, "text", 0), RT_EINVAL);
+    /* A reload from the file has the same tasks. */
+    rt_bytes_free(&sa);
+    CHECK_EQ_INT(rt_doc_snapshot(a, &sa), RT_OK);
+    rt_doc_close(&a);
+    rt_core_close(&ca);
+    ca = open_core(pa);
+    a = open_tasks(ca, "board");
+    rt_bytes_free(&sb);
+    CHECK_EQ_INT(rt_doc_snapshot(a, &sb), RT_OK);
+    CHECK(sa.len == sb.len && sa.len > 0 && memcmp(sa.data, sb.data, sa.len) == 0);
+    rt_bytes_free(&sa);
+    rt_bytes_free(&sb);
+    rt_doc_close(&a);
+    rt_doc_close(&b);
+    rt_core_close(&ca);
+    rt_core_close(&cb);
+    free(pa);
+    free(pb);
+    remove_tempdir(dir);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1801,5 +1917,6 @@ int main(void)
     RUN(test_bad_arguments);
     RUN(test_same_id_twice);
     RUN(test_threads_share_a_document);
+    RUN(test_task_lists_merge_and_persist);
     return harness_summary();
 }

@@ -39,3 +39,4 @@ extension ReplicatedDocument {
 }
 
 extension TextDocument: ReplicatedDocument {}
+extension TaskListDocument: ReplicatedDocument {}

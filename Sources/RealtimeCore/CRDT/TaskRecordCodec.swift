@@ -7,7 +7,9 @@ extension TaskRecord {
   static let format: UInt8 = 1
   /// Limits on what a decoded record may hold.
   static let maxEncodedBytes = 1 << 20
-  static let maxStringBytes = 64 << 10
+  /// Longest string value (a title, a tag...), in bytes.
+  public static let maxStringBytes = 64 << 10
+  static let maxPositionBytes = 4096
   static let maxLiveWrites = 256
   static let maxElements = 10_000
   static let maxReplicas = 10_000
@@ -76,7 +78,7 @@ extension TaskRecord {
       default: throw r.fault("bad due date flag")
       }
     }
-    position = try r.register(ctx, maxTime) { r throws(RealtimeError) in try r.data(max: 4096) }
+    position = try r.register(ctx, maxTime) { r throws(RealtimeError) in try r.data(max: Self.maxPositionBytes) }
     deleted = try r.register(ctx, maxTime) { r throws(RealtimeError) -> Bool in
       switch try r.byte() {
       case 0: return false

@@ -108,7 +108,7 @@ final class DocumentHub: @unchecked Sendable {
   {
     switch kind {
     case .text: TextDocument(replica: replica)
-    case .tasks: throw RealtimeError(.invalidArgument, "task list documents are not wired in yet")
+    case .tasks: TaskListDocument(replica: replica)
     }
   }
 
@@ -117,7 +117,7 @@ final class DocumentHub: @unchecked Sendable {
   {
     switch kind {
     case .text: try TextDocument(replica: replica, snapshot: snapshot)
-    case .tasks: throw RealtimeError(.invalidArgument, "task list documents are not wired in yet")
+    case .tasks: try TaskListDocument(replica: replica, snapshot: snapshot)
     }
   }
 

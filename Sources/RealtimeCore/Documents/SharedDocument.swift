@@ -79,6 +79,17 @@ public final class SharedDocument: @unchecked Sendable {
     }
   }
 
+  /// Runs `body` with the task list under the lock. Edits stay in the open transaction until
+  /// `commit`. Throws `.invalidArgument` for a document of another kind.
+  public func withTasks<T>(_ body: (TaskListDocument) throws(RealtimeError) -> T) throws(RealtimeError) -> T {
+    try state.withLock { s throws(RealtimeError) -> T in
+      guard let tasks = s.document as? TaskListDocument else {
+        throw RealtimeError(.invalidArgument, "document '\(id)' is not a task list")
+      }
+      return try body(tasks)
+    }
+  }
+
   /// Runs `body` with the text document and a `commit` that ends the transaction and hands its
   /// update to the closure it is given (false: no changes), all under one lock: a batch of edits
   /// and commits costs one lock and no allocation per commit. Observers hear of the commits after
