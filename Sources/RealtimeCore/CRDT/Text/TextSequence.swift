@@ -90,14 +90,18 @@ struct TextSequence {
       cursorRank += 1
     }
     let c = Int(order[cursorRank])
-    var rest = position - cursorPrefix
-    let spans = chunks[c].spans
-    for i in spans.indices where !spans[i].deleted {
-      let length = Int(spans[i].length)
-      if rest < length { return (Place(chunk: c, span: i), rest) }
-      rest -= length
+    let rest = position - cursorPrefix
+    // A borrowed view: no copy of the chunk's array (and no reference counting) per lookup.
+    let found = chunks[c].spans.withUnsafeBufferPointer { spans -> (Int, Int)? in
+      var rest = rest
+      for i in spans.indices where !spans[i].deleted {
+        let length = Int(spans[i].length)
+        if rest < length { return (i, rest) }
+        rest -= length
+      }
+      return nil
     }
-    return nil
+    return found.map { (Place(chunk: c, span: $0.0), $0.1) }
   }
 
   /// The run holding the character `id`, and the offset in it.
