@@ -70,14 +70,35 @@ public struct AddWinsSet<E: Hashable & Sendable>: Equatable, Sendable {
   public var elements: Set<E> { Set(adds.keys) }
   public func contains(_ element: E) -> Bool { adds[element] != nil }
 
-  mutating func insert(_ element: E, dot: Dot) { adds[element] = [dot] }
+  mutating func insert(_ element: E, dot: Dot) {
+    var key = element
+    if let i = adds.index(forKey: element) { key = Self.preferred(adds.remove(at: i).key, element) }
+    adds[key] = [dot]
+  }
+
   mutating func remove(_ element: E) { adds[element] = nil }
+
+  /// The stored spelling of `element`, if it is in.
+  func storedKey(_ element: E) -> E? { adds.index(forKey: element).map { adds[$0].key } }
+
+  /// Of two equal elements, the one every replica keeps. Swift compares strings by canonical
+  /// equivalence ("é" and "e" + U+0301 are one element), so for strings: the smaller UTF-8
+  /// spelling. Taking the smaller is idempotent, commutative and associative, so replicas that
+  /// saw different spellings end with the same bytes.
+  static func preferred(_ a: E, _ b: E) -> E {
+    if let x = a as? String, let y = b as? String, Array(y.utf8).lexicographicallyPrecedes(Array(x.utf8)) {
+      return b
+    }
+    return a
+  }
 
   func joined(_ contextSelf: VersionVector, _ other: Self, _ contextOther: VersionVector) -> Self {
     var out = Self()
     for element in Set(adds.keys).union(other.adds.keys) {
       let dots = CausalJoin.join(adds[element] ?? [], contextSelf, other.adds[element] ?? [], contextOther)
-      if !dots.isEmpty { out.adds[element] = dots }
+      guard !dots.isEmpty else { continue }
+      let spellings = [storedKey(element), other.storedKey(element)].compactMap { $0 }
+      out.adds[spellings.dropFirst().reduce(spellings.first ?? element, Self.preferred)] = dots
     }
     return out
   }

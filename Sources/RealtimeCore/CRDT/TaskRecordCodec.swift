@@ -163,6 +163,8 @@ extension ByteReader {
         dots.insert(dot)
       }
       guard !dots.isEmpty else { throw fault("an element without an event") }
+      // Two spellings Swift deems equal would become one element and re-encode differently.
+      guard set.adds[element] == nil else { throw fault("two spellings of one element") }
       set.adds[element] = dots
     }
     return set

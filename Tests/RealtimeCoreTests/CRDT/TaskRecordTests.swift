@@ -97,6 +97,39 @@ import Testing
     #expect(theirs.status.values == ["review"] && !theirs.status.isConflicted)
   }
 
+  /// Swift compares strings by canonical equivalence, so "é" and "e" + U+0301 are one element;
+  /// replicas that added different spellings still end with the same bytes, and a record that
+  /// lists both spellings is refused (it would not re-encode to itself).
+  @Test func equivalentSpellingsConvergeToOneEncoding() throws {
+    let composed = "caf\u{E9}"
+    let decomposed = "cafe\u{301}"
+    #expect(composed == decomposed && Array(composed.utf8) != Array(decomposed.utf8))
+    var ada = ReplicaClock(ReplicaID(1))
+    var bob = ReplicaClock(ReplicaID(2))
+    var a = TaskRecord(id: "t")
+    a.set(.title("x"), by: &ada, wallMs: 1_800_000_000_000)
+    var b = a
+    b.set(.title("y"), by: &bob, wallMs: 1_800_000_000_000)
+    a.insert(decomposed, into: .tags, by: ada)
+    b.insert(composed, into: .tags, by: bob)
+    let fromA = a
+    try a.merge(b)
+    try b.merge(fromA)
+    #expect(a == b)
+    #expect(a.encoded() == b.encoded(), "the same bytes whichever spelling each replica saw first")
+    #expect(a.tags.elements.count == 1)
+    // Both spellings in one encoded set: written with a placeholder of the same length that
+    // sorts the same way, then patched to the other spelling. Refused.
+    var other = TaskRecord(id: "t")
+    other.insert(composed, into: .tags, by: ada)
+    other.insert("cafeZZ", into: .tags, by: ada)
+    var bytes = other.encoded()
+    let placeholder = Array("cafeZZ".utf8)
+    let at = try #require(bytes.firstRange(of: placeholder))
+    bytes.replaceSubrange(at, with: Array(decomposed.utf8))
+    #expect(throws: RealtimeError.self) { try TaskRecord(decoding: bytes, wallMs: 1_800_000_000_000) }
+  }
+
   @Test func anAddConcurrentWithARemoveWins() throws {
     let ada = ReplicaClock(ReplicaID(1))
     let bob = ReplicaClock(ReplicaID(2))
