@@ -324,8 +324,10 @@ private func taskSet(_ set: Int32) throws(RealtimeError) -> TaskRecord.SetField 
   }
 }
 
-@c @implementation public func rt_doc_task_add(
-  _ doc: OpaquePointer?, _ task: UnsafePointer<CChar>?, _ set: Int32, _ element: UnsafePointer<CChar>?
+/// Adds `element` to, or removes it from, the set `set` of `task`: what rt_doc_task_add and
+/// rt_doc_task_remove share.
+private func changeTaskSet(
+  _ doc: OpaquePointer?, _ task: UnsafePointer<CChar>?, _ set: Int32, _ element: UnsafePointer<CChar>?, adding: Bool
 ) -> rt_status {
   guard let doc else { return fail(nil, .invalidArgument, "doc is NULL") }
   let h = handle(doc)
@@ -333,22 +335,23 @@ private func taskSet(_ set: Int32) throws(RealtimeError) -> TaskRecord.SetField 
     let id = try text(task, "task")
     let which = try taskSet(set)
     let value = try text(element, "element")
-    try h.document.withTasks { tasks throws(RealtimeError) in try tasks.insert(value, into: which, of: id) }
+    try h.document.withTasks { tasks throws(RealtimeError) in
+      if adding {
+        try tasks.insert(value, into: which, of: id)
+      } else {
+        try tasks.remove(value, from: which, of: id)
+      }
+    }
   }
 }
 
+@c @implementation public func rt_doc_task_add(
+  _ doc: OpaquePointer?, _ task: UnsafePointer<CChar>?, _ set: Int32, _ element: UnsafePointer<CChar>?
+) -> rt_status { changeTaskSet(doc, task, set, element, adding: true) }
+
 @c @implementation public func rt_doc_task_remove(
   _ doc: OpaquePointer?, _ task: UnsafePointer<CChar>?, _ set: Int32, _ element: UnsafePointer<CChar>?
-) -> rt_status {
-  guard let doc else { return fail(nil, .invalidArgument, "doc is NULL") }
-  let h = handle(doc)
-  return status(h.corePointer) { () throws(RealtimeError) in
-    let id = try text(task, "task")
-    let which = try taskSet(set)
-    let value = try text(element, "element")
-    try h.document.withTasks { tasks throws(RealtimeError) in try tasks.remove(value, from: which, of: id) }
-  }
-}
+) -> rt_status { changeTaskSet(doc, task, set, element, adding: false) }
 
 @c @implementation public func rt_doc_task_get(
   _ doc: OpaquePointer?, _ task: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<rt_bytes>?

@@ -13,15 +13,7 @@ import websockets
 
 from conftest import running_server, start_server, stop_server
 from test_channels import TIMEOUT, fresh, run
-
-
-def varint(n):
-    out = bytearray()
-    while n >= 0x80:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
+from wire import varint
 
 
 def read_varint(b, at):

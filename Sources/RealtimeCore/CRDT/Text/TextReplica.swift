@@ -352,21 +352,4 @@ struct TextReplica {
 @inline(__always) func utf8Width(_ v: UInt32) -> Int { v < 0x80 ? 1 : v < 0x800 ? 2 : v < 0x10000 ? 3 : 4 }
 
 /// Writes the UTF-8 form of the scalar value `v` (a valid scalar).
-@inline(__always) func writeUTF8(_ v: UInt32, _ w: inout RawByteWriter) {
-  switch v {
-  case 0..<0x80:
-    w.byte(UInt8(v))
-  case 0x80..<0x800:
-    w.byte(UInt8(0xC0 | v >> 6))
-    w.byte(UInt8(0x80 | v & 0x3F))
-  case 0x800..<0x10000:
-    w.byte(UInt8(0xE0 | v >> 12))
-    w.byte(UInt8(0x80 | v >> 6 & 0x3F))
-    w.byte(UInt8(0x80 | v & 0x3F))
-  default:
-    w.byte(UInt8(truncatingIfNeeded: 0xF0 | v >> 18))
-    w.byte(UInt8(0x80 | v >> 12 & 0x3F))
-    w.byte(UInt8(0x80 | v >> 6 & 0x3F))
-    w.byte(UInt8(0x80 | v & 0x3F))
-  }
-}
+@inline(__always) func writeUTF8(_ v: UInt32, _ w: inout RawByteWriter) { encodeUTF8(v) { w.byte($0) } }

@@ -480,25 +480,29 @@ struct TextSequence {
   }
 }
 
-/// Appends the UTF-8 form of the scalar value `v` (a valid scalar).
-@inline(__always) func appendUTF8(_ v: UInt32, to out: inout [UInt8]) {
+/// Emits the UTF-8 form of the scalar value `v` (a valid scalar), byte by byte: the one encoder
+/// behind every sink the text code writes to.
+@inline(__always) func encodeUTF8(_ v: UInt32, _ emit: (UInt8) -> Void) {
   switch v {
   case 0..<0x80:
-    out.append(UInt8(v))
+    emit(UInt8(v))
   case 0x80..<0x800:
-    out.append(UInt8(0xC0 | v >> 6))
-    out.append(UInt8(0x80 | v & 0x3F))
+    emit(UInt8(0xC0 | v >> 6))
+    emit(UInt8(0x80 | v & 0x3F))
   case 0x800..<0x10000:
-    out.append(UInt8(0xE0 | v >> 12))
-    out.append(UInt8(0x80 | v >> 6 & 0x3F))
-    out.append(UInt8(0x80 | v & 0x3F))
+    emit(UInt8(0xE0 | v >> 12))
+    emit(UInt8(0x80 | v >> 6 & 0x3F))
+    emit(UInt8(0x80 | v & 0x3F))
   default:
-    out.append(UInt8(truncatingIfNeeded: 0xF0 | v >> 18))
-    out.append(UInt8(0x80 | v >> 12 & 0x3F))
-    out.append(UInt8(0x80 | v >> 6 & 0x3F))
-    out.append(UInt8(0x80 | v & 0x3F))
+    emit(UInt8(truncatingIfNeeded: 0xF0 | v >> 18))
+    emit(UInt8(0x80 | v >> 12 & 0x3F))
+    emit(UInt8(0x80 | v >> 6 & 0x3F))
+    emit(UInt8(0x80 | v & 0x3F))
   }
 }
+
+/// Appends the UTF-8 form of the scalar value `v` (a valid scalar).
+@inline(__always) func appendUTF8(_ v: UInt32, to out: inout [UInt8]) { encodeUTF8(v) { out.append($0) } }
 
 extension TextSequence {
   /// What is wrong with the internal bookkeeping, if anything (for tests).
