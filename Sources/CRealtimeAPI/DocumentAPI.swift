@@ -23,11 +23,25 @@ private func handle(_ doc: OpaquePointer) -> DocHandle {
   Unmanaged<DocHandle>.fromOpaque(UnsafeRawPointer(doc)).takeUnretainedValue()
 }
 
-/// Copies `bytes` into a malloc'd buffer.
+/// Copies `bytes` into a malloc'd buffer, NUL-terminated beyond `len` (text is read as a C
+/// string; binary callers ignore the extra byte).
 func makeBytes(_ bytes: [UInt8]) -> rt_bytes? {
-  guard let data = malloc(max(bytes.count, 1))?.assumingMemoryBound(to: UInt8.self) else { return nil }
+  guard let data = malloc(bytes.count + 1)?.assumingMemoryBound(to: UInt8.self) else { return nil }
   bytes.withUnsafeBufferPointer { if let base = $0.baseAddress { data.update(from: base, count: $0.count) } }
+  data[bytes.count] = 0
   return rt_bytes(data: data, len: bytes.count)
+}
+
+/// What the calls that fill an `rt_bytes` share: `*out` emptied first, the NULL checks, and the
+/// bytes `body` returns copied out.
+private func bytesOut(
+  _ doc: OpaquePointer?, _ out: UnsafeMutablePointer<rt_bytes>?, _ body: (DocHandle) throws(RealtimeError) -> [UInt8]
+) -> rt_status {
+  out?.pointee = rt_bytes(data: nil, len: 0)
+  guard let doc else { return fail(nil, .invalidArgument, "doc is NULL") }
+  let h = handle(doc)
+  guard let out else { return fail(h.corePointer, .invalidArgument, "out is NULL") }
+  return status(h.corePointer) { () throws(RealtimeError) in try output(try body(h), out) }
 }
 
 private func output(_ bytes: [UInt8], _ out: UnsafeMutablePointer<rt_bytes>) throws(RealtimeError) {
@@ -152,14 +166,8 @@ private func position(_ value: UInt64) -> Int { Int(clamping: value) }
 @c @implementation public func rt_doc_text_get(_ doc: OpaquePointer?, _ out: UnsafeMutablePointer<rt_bytes>?)
   -> rt_status
 {
-  out?.pointee = rt_bytes(data: nil, len: 0)
-  guard let doc else { return fail(nil, .invalidArgument, "doc is NULL") }
-  let h = handle(doc)
-  guard let out else { return fail(h.corePointer, .invalidArgument, "out is NULL") }
-  return status(h.corePointer) { () throws(RealtimeError) in
-    let text = try h.document.withText { t throws(RealtimeError) in t.text }
-    guard let made = makeBytes(text) else { throw RealtimeError(.noMemory, "no memory for the text") }
-    out.pointee = made
+  bytesOut(doc, out) { h throws(RealtimeError) in
+    Array(try h.document.withText { t throws(RealtimeError) in t.text }.utf8)
   }
 }
 
@@ -191,29 +199,19 @@ private func position(_ value: UInt64) -> Int { Int(clamping: value) }
 
 @c @implementation public func rt_doc_state_vector(_ doc: OpaquePointer?, _ out: UnsafeMutablePointer<rt_bytes>?)
   -> rt_status
-{
-  out?.pointee = rt_bytes(data: nil, len: 0)
-  guard let doc else { return fail(nil, .invalidArgument, "doc is NULL") }
-  let h = handle(doc)
-  guard let out else { return fail(h.corePointer, .invalidArgument, "out is NULL") }
-  return status(h.corePointer) { () throws(RealtimeError) in try output(h.document.stateVector.encoded(), out) }
-}
+{ bytesOut(doc, out) { h in h.document.stateVector.encoded() } }
 
 @c @implementation public func rt_doc_diff(
   _ doc: OpaquePointer?, _ since: UnsafePointer<UInt8>?, _ sinceLength: Int, _ out: UnsafeMutablePointer<rt_bytes>?
 ) -> rt_status {
-  out?.pointee = rt_bytes(data: nil, len: 0)
-  guard let doc else { return fail(nil, .invalidArgument, "doc is NULL") }
-  let h = handle(doc)
-  guard let out else { return fail(h.corePointer, .invalidArgument, "out is NULL") }
-  return status(h.corePointer) { () throws(RealtimeError) in
+  bytesOut(doc, out) { h throws(RealtimeError) in
     guard sinceLength >= 0, sinceLength == 0 || since != nil else {
       throw RealtimeError(.invalidArgument, "since is NULL")
     }
     let seen =
       sinceLength == 0
       ? VersionVector() : try VersionVector(decoding: Array(UnsafeBufferPointer(start: since, count: sinceLength)))
-    try output(h.document.diff(since: seen), out)
+    return h.document.diff(since: seen)
   }
 }
 
@@ -232,13 +230,7 @@ private func position(_ value: UInt64) -> Int { Int(clamping: value) }
 
 @c @implementation public func rt_doc_snapshot(_ doc: OpaquePointer?, _ out: UnsafeMutablePointer<rt_bytes>?)
   -> rt_status
-{
-  out?.pointee = rt_bytes(data: nil, len: 0)
-  guard let doc else { return fail(nil, .invalidArgument, "doc is NULL") }
-  let h = handle(doc)
-  guard let out else { return fail(h.corePointer, .invalidArgument, "out is NULL") }
-  return status(h.corePointer) { () throws(RealtimeError) in try output(h.document.snapshot(), out) }
-}
+{ bytesOut(doc, out) { h in h.document.snapshot() } }
 
 /// A C change callback with its user data.
 private struct ChangeCallback: @unchecked Sendable {
@@ -356,26 +348,18 @@ private func changeTaskSet(
 @c @implementation public func rt_doc_task_get(
   _ doc: OpaquePointer?, _ task: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<rt_bytes>?
 ) -> rt_status {
-  out?.pointee = rt_bytes(data: nil, len: 0)
-  guard let doc else { return fail(nil, .invalidArgument, "doc is NULL") }
-  let h = handle(doc)
-  guard let out else { return fail(h.corePointer, .invalidArgument, "out is NULL") }
-  return status(h.corePointer) { () throws(RealtimeError) in
+  bytesOut(doc, out) { h throws(RealtimeError) in
     let id = try text(task, "task")
     let record = try h.document.withTasks { tasks throws(RealtimeError) in tasks.record(id) }
     guard let record else { throw RealtimeError(.notFound, "no task '\(id)'") }
-    try output(record.json(), out)
+    return record.json()
   }
 }
 
 @c @implementation public func rt_doc_task_ids(_ doc: OpaquePointer?, _ out: UnsafeMutablePointer<rt_bytes>?)
   -> rt_status
 {
-  out?.pointee = rt_bytes(data: nil, len: 0)
-  guard let doc else { return fail(nil, .invalidArgument, "doc is NULL") }
-  let h = handle(doc)
-  guard let out else { return fail(h.corePointer, .invalidArgument, "out is NULL") }
-  return status(h.corePointer) { () throws(RealtimeError) in
-    try output(try h.document.withTasks { tasks throws(RealtimeError) in tasks.taskIDsJSON() }, out)
+  bytesOut(doc, out) { h throws(RealtimeError) in
+    try h.document.withTasks { tasks throws(RealtimeError) in tasks.taskIDsJSON() }
   }
 }
