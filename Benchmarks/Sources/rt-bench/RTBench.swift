@@ -71,7 +71,7 @@ struct RTBench: ParsableCommand {
 
   @Option(help: "The editing trace the text benchmark replays.")
   var textTrace = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .appendingPathComponent("../../../../shared/data/editing-traces/automerge-paper.json.gz").standardizedFileURL.path
+    .appendingPathComponent("../../../Tests/Fixtures/editing-traces/automerge-paper.json.gz").standardizedFileURL.path
 
   @Option(help: "Replays of the editing trace; the best and the median are reported.")
   var textRounds = 7

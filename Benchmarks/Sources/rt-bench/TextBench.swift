@@ -14,7 +14,7 @@ struct TraceEdit {
   let insert: String
 }
 
-/// An editing trace from ../shared/data/editing-traces (gzip'd JSON: txns of patches).
+/// An editing trace from Tests/Fixtures/editing-traces (gzip'd JSON: txns of patches).
 struct EditingTrace {
   let edits: [[TraceEdit]]
   let endContent: String

@@ -201,7 +201,7 @@ import Testing
 
   private func trace(_ name: String) throws -> Trace {
     let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
-      "../../../../shared/data/editing-traces/\(name).json.gz"
+      "../../Fixtures/editing-traces/\(name).json.gz"
     ).standardizedFileURL.path
     let gunzip = Process()
     gunzip.executableURL = URL(fileURLWithPath: "/bin/gzip")
