@@ -25,6 +25,7 @@
 #include "realtime.h"
 
 #include "harness.h"
+#include "tempdir.h"
 
 /* ---------------------------------------------------------------------------------------------
  * Helpers
@@ -47,53 +48,6 @@ static int errmsg_nonempty(const rt_core *core)
 {
     const char *m = rt_core_errmsg(core);
     return m != NULL && m[0] != '\0';
-}
-
-/* A fresh private directory for database files; free with remove_tempdir. */
-static char *make_tempdir(void)
-{
-    const char *base = getenv("TMPDIR");
-    size_t n;
-    char *dir;
-    if (base == NULL || base[0] == '\0')
-        base = "/tmp";
-    n = strlen(base) + sizeof("/rt-ctest-XXXXXX");
-    dir = malloc(n);
-    if (dir == NULL)
-        return NULL;
-    snprintf(dir, n, "%s/rt-ctest-XXXXXX", base);
-    if (mkdtemp(dir) == NULL) {
-        fprintf(stderr, "mkdtemp(%s): %s\n", dir, strerror(errno));
-        free(dir);
-        return NULL;
-    }
-    return dir;
-}
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void remove_tempdir(char *dir)
-{
-    if (dir == NULL)
-        return;
-    /* FTW_DEPTH: children before their directory; FTW_PHYS: never follow symlinks out. */
-    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(dir);
-}
-
-static char *path_join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + 1 + strlen(name) + 1;
-    char *p = malloc(n);
-    if (p != NULL)
-        snprintf(p, n, "%s/%s", dir, name);
-    return p;
 }
 
 static char *path_suffix(const char *path, const char *suffix)

@@ -28,6 +28,7 @@
 #include <realtime.h>
 
 #include "harness.h"
+#include "tempdir.h"
 
 /* A string literal and its length in bytes, for rt_text_edit initialisers. */
 #define S(lit) lit, sizeof(lit) - 1
@@ -35,51 +36,6 @@
 /* ---------------------------------------------------------------------------------------------
  * Helpers
  * ------------------------------------------------------------------------------------------- */
-
-static char *make_tempdir(void)
-{
-    const char *base = getenv("TMPDIR");
-    size_t n;
-    char *dir;
-    if (base == NULL || base[0] == '\0')
-        base = "/tmp";
-    n = strlen(base) + sizeof("/rt-doctest-XXXXXX");
-    dir = malloc(n);
-    if (dir == NULL)
-        return NULL;
-    snprintf(dir, n, "%s/rt-doctest-XXXXXX", base);
-    if (mkdtemp(dir) == NULL) {
-        fprintf(stderr, "mkdtemp(%s): %s\n", dir, strerror(errno));
-        free(dir);
-        return NULL;
-    }
-    return dir;
-}
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void remove_tempdir(char *dir)
-{
-    if (dir == NULL)
-        return;
-    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(dir);
-}
-
-static char *path_join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + 1 + strlen(name) + 1;
-    char *p = malloc(n);
-    if (p != NULL)
-        snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
 
 /* A started core on `path` (NULL: in memory). */
 static rt_core *open_core(const char *path)
