@@ -9,34 +9,16 @@
 /// `diff(since:)` bring a replica up to date in one round trip; `snapshot()` is the whole state
 /// in a compact canonical form that loads without replaying anything. Not thread-safe.
 public final class TextDocument {
-  /// The replica's state, out of line: a class's stored property pays a dynamic exclusivity
-  /// check on every access (about 5% of a keystroke); memory the class owns does not, and no
-  /// method calls out while it modifies the state, so accesses never overlap.
-  private let storage: UnsafeMutablePointer<TextReplica>
-
-  var state: TextReplica {
-    _read { yield storage.pointee }
-    _modify { yield &storage.pointee }
-  }
+  var state: TextReplica
 
   /// An empty document edited by `replica`. A replica id must not be reused by a replica that
   /// lost its state: its new edits would collide with the old ones.
-  public init(replica: ReplicaID) {
-    storage = .allocate(capacity: 1)
-    storage.initialize(to: TextReplica(replica: replica, sequence: TextSequence()))
-  }
+  public init(replica: ReplicaID) { state = TextReplica(replica: replica, sequence: TextSequence()) }
 
   /// A document loaded from `snapshot`, edited from now on by `replica`. Throws for a snapshot
   /// that does not decode or is inconsistent, or that passes the document's limits.
   public init(replica: ReplicaID, snapshot: [UInt8]) throws(RealtimeError) {
-    let loaded = try TextReplica(replica: replica, snapshot: snapshot)
-    storage = .allocate(capacity: 1)
-    storage.initialize(to: loaded)
-  }
-
-  deinit {
-    storage.deinitialize(count: 1)
-    storage.deallocate()
+    state = try TextReplica(replica: replica, snapshot: snapshot)
   }
 
   /// This replica.
