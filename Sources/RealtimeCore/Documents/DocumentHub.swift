@@ -78,7 +78,7 @@ final class DocumentHub: @unchecked Sendable {
       post { [self] in flush(doc, compact: false) }
     }
     guard let stored = try store.loadDocument(id) else {
-      let document = try Self.empty(kind, replica)
+      let document = Self.empty(kind, replica)
       guard post({ [engine] in engine.log.enqueue(.docCreate(id: id, kind: kind.rawValue)) }) else {
         throw RealtimeError(.state, "the core is not running; call start or attach first")
       }
@@ -93,7 +93,7 @@ final class DocumentHub: @unchecked Sendable {
     if let snapshot = stored.snapshot, !snapshot.isEmpty {
       document = try Self.load(kind, replica, snapshot)
     } else {
-      document = try Self.empty(kind, replica)
+      document = Self.empty(kind, replica)
     }
     for entry in stored.updates {
       for update in try UpdateBatch.decode(entry.body) { try document.apply(update) }
@@ -103,9 +103,7 @@ final class DocumentHub: @unchecked Sendable {
       schedule: schedule)
   }
 
-  private static func empty(_ kind: DocumentKind, _ replica: ReplicaID) throws(RealtimeError)
-    -> any ReplicatedDocument
-  {
+  private static func empty(_ kind: DocumentKind, _ replica: ReplicaID) -> any ReplicatedDocument {
     switch kind {
     case .text: TextDocument(replica: replica)
     case .tasks: TaskListDocument(replica: replica)

@@ -514,12 +514,11 @@ extension TextSequence {
       guard rank[Int(c)] == r else { return "rank of chunk \(c)" }
       if r == cursorRank, prefix != cursorPrefix { return "cursor prefix \(cursorPrefix) != \(prefix)" }
       var visible = 0
-      for (i, s) in chunk.spans.enumerated() {
+      for s in chunk.spans {
         if !s.deleted { visible += Int(s.length) }
         for k in s.clock..<(s.clock + Int(s.length)) where slots[s.replica][k].chunk != c {
           return "slot \(s.replica):\(k) not in chunk \(c)"
         }
-        if i > 0, chunk.spans[i - 1].isContinued(by: s), s.deleted { _ = 0 }
       }
       guard visible == chunk.visible else { return "chunk \(c) visible \(chunk.visible) != \(visible)" }
       prefix += visible
