@@ -65,5 +65,10 @@ let package = Package(
     .executableTarget(
       name: "fuzz-task-list",
       dependencies: [.product(name: "RealtimeCore", package: "RealtimeCore")]),
+    // Arbitrary bytes as a file document's update, then as its snapshot: never a crash; a
+    // refused update changes nothing, and every state reloads to the same bytes.
+    .executableTarget(
+      name: "fuzz-file-document",
+      dependencies: [.product(name: "RealtimeCore", package: "RealtimeCore")]),
   ]
 )

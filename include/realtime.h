@@ -775,6 +775,7 @@ typedef struct rt_doc rt_doc;
 /** Document kinds. */
 #define RT_DOC_TEXT 1
 #define RT_DOC_TASKS 2
+#define RT_DOC_FILE 3
 
 /** Flag of the text calls: positions and lengths count UTF-16 code units, not Unicode scalars. */
 #define RT_DOC_UTF16 1u
@@ -918,6 +919,57 @@ typedef void (*rt_doc_change_fn)(void *user_data, const char *id, const uint8_t 
 /** Sets this handle's change callback (NULL: none), replacing any before. Errors: RT_EINVAL.
  *  Any thread. */
 rt_status rt_doc_on_change(rt_doc *doc, rt_doc_change_fn fn, void *user_data);
+
+/* Files (RT_DOC_FILE): a binary file's content is cut into chunks (2 to 64 KiB, by content, so an
+ * edit changes only the chunks it touches), each stored once in the core's database under its
+ * BLAKE2b-256 hash; the document holds the file's versions as lists of chunk hashes. Two replicas
+ * replacing the file concurrently both keep their version: the newest is the file (version 0),
+ * the others are its conflict copies (1, 2, ..., newest first) until the file is written again.
+ * Updates carry hashes, not bytes: after rt_doc_apply, fetch the chunks rt_doc_file_missing
+ * lists from the peer (rt_chunk_get there, rt_chunk_put here). */
+
+/** Bytes of a chunk hash. */
+#define RT_CHUNK_HASH_BYTES 32
+
+/**
+ * Replaces the file's content with `len` bytes of `data` (NULL with 0: an empty file), in the
+ * open transaction (rt_doc_commit sends it); the new chunks are stored at once. The new version
+ * supersedes every version this replica has seen, conflict copies included. Errors: RT_EINVAL
+ * (NULL data with len > 0, not a file document), RT_ETOOBIG (over 4 GiB or 65,536 chunks),
+ * RT_ESTATE (core not running), RT_ENOMEM. Any thread.
+ */
+rt_status rt_doc_file_write(rt_doc *doc, const uint8_t *data, size_t len);
+
+/**
+ * Copies version `version` of the file (0: the current one; then the conflict copies) to *out
+ * (free with rt_bytes_free). Errors: RT_ENOTFOUND (no such version — a file never written has
+ * none — or a chunk not here yet: see rt_doc_file_missing), RT_ECORRUPT (chunks that disagree
+ * with the version's size), RT_EINVAL, RT_ENOMEM. Any thread.
+ */
+rt_status rt_doc_file_read(rt_doc *doc, size_t version, rt_bytes *out);
+
+/** Sets *count to the file's live versions: 0 before the first write, 1 normally, more while
+ *  concurrent writes are in conflict. Errors: RT_EINVAL. Any thread. */
+rt_status rt_doc_file_versions(rt_doc *doc, size_t *count);
+
+/** Resolves a conflict by keeping version `version`: writes that version again (no chunk is
+ *  stored twice), superseding the others, in the open transaction. Errors: RT_ENOTFOUND (no such
+ *  version), RT_EINVAL. Any thread. */
+rt_status rt_doc_file_resolve(rt_doc *doc, size_t version);
+
+/** Copies to *out the hashes (RT_CHUNK_HASH_BYTES each, back to back; {NULL, 0} when none) of
+ *  the chunks of the file's versions that this core does not store. Errors: RT_EINVAL, RT_ENOMEM.
+ *  Any thread. */
+rt_status rt_doc_file_missing(rt_doc *doc, rt_bytes *out);
+
+/** Copies the chunk with hash `hash` (RT_CHUNK_HASH_BYTES bytes) to *out. Errors: RT_ENOTFOUND
+ *  (not stored here), RT_EINVAL, RT_ESTATE (core not running), RT_ENOMEM. Any thread. */
+rt_status rt_chunk_get(rt_core *core, const uint8_t *hash, rt_bytes *out);
+
+/** Stores a chunk received from a peer under `hash` (RT_CHUNK_HASH_BYTES bytes). Errors:
+ *  RT_ECORRUPT (the bytes do not have that hash; nothing stored), RT_ETOOBIG (over 64 KiB),
+ *  RT_EINVAL, RT_ESTATE (core not running). Any thread. */
+rt_status rt_chunk_put(rt_core *core, const uint8_t *hash, const uint8_t *data, size_t len);
 
 #ifdef __cplusplus
 } /* extern "C" */

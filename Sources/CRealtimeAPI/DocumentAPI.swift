@@ -8,7 +8,7 @@ import RealtimeCore
 #endif
 
 /// What an `rt_doc *` points to: one hold on a shared document, and this handle's callback.
-private final class DocHandle: @unchecked Sendable {
+final class DocHandle: @unchecked Sendable {
   let core: Core
   let document: SharedDocument
   var observer: UInt64?
@@ -19,7 +19,7 @@ private final class DocHandle: @unchecked Sendable {
   var corePointer: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(core).toOpaque()) }
 }
 
-private func handle(_ doc: OpaquePointer) -> DocHandle {
+func handle(_ doc: OpaquePointer) -> DocHandle {
   Unmanaged<DocHandle>.fromOpaque(UnsafeRawPointer(doc)).takeUnretainedValue()
 }
 
@@ -34,7 +34,7 @@ func makeBytes(_ bytes: [UInt8]) -> rt_bytes? {
 
 /// What the calls that fill an `rt_bytes` share: `*out` emptied first, the NULL checks, and the
 /// bytes `body` returns copied out.
-private func bytesOut(
+func bytesOut(
   _ doc: OpaquePointer?, _ out: UnsafeMutablePointer<rt_bytes>?, _ body: (DocHandle) throws(RealtimeError) -> [UInt8]
 ) -> rt_status {
   out?.pointee = rt_bytes(data: nil, len: 0)
@@ -44,7 +44,7 @@ private func bytesOut(
   return status(h.corePointer) { () throws(RealtimeError) in try output(try body(h), out) }
 }
 
-private func output(_ bytes: [UInt8], _ out: UnsafeMutablePointer<rt_bytes>) throws(RealtimeError) {
+func output(_ bytes: [UInt8], _ out: UnsafeMutablePointer<rt_bytes>) throws(RealtimeError) {
   guard let made = makeBytes(bytes) else { throw RealtimeError(.noMemory, "no memory for \(bytes.count) bytes") }
   out.pointee = made
 }

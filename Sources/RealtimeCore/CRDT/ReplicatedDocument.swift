@@ -4,6 +4,8 @@ public enum DocumentKind: Int, Sendable, CaseIterable {
   case text = 1
   /// A list of tasks (`TaskListDocument`).
   case tasks = 2
+  /// A binary file (`FileDocument`): versions of chunk manifests; chunks travel by hash.
+  case file = 3
 }
 
 /// What the core, the C API and the protocol need of a document of any kind: local changes
@@ -40,3 +42,4 @@ extension ReplicatedDocument {
 
 extension TextDocument: ReplicatedDocument {}
 extension TaskListDocument: ReplicatedDocument {}
+extension FileDocument: ReplicatedDocument {}

@@ -13,4 +13,21 @@ extension Core {
   /// Releases an open of `document`; after the last, its pending changes are written with a
   /// snapshot and it leaves memory. Any thread.
   public func closeDocument(_ document: SharedDocument) { documents.close(document) }
+
+  /// The file chunk stored under `hash`, or nil: what a peer missing it asks for. Any thread.
+  public func chunk(_ hash: ChunkHash) throws(RealtimeError) -> [UInt8]? {
+    guard isStarted else {
+      throw RealtimeError(.state, "the core is not running; call start or attach first")
+    }
+    return try documents.chunks.chunk(hash)
+  }
+
+  /// Stores a file chunk received from a peer. Throws `.corrupt` unless `data` has `hash`,
+  /// `.tooLarge` for more than a chunk's 64 KiB. Any thread.
+  public func putChunk(_ data: [UInt8], as hash: ChunkHash) throws(RealtimeError) {
+    guard isStarted else {
+      throw RealtimeError(.state, "the core is not running; call start or attach first")
+    }
+    try documents.chunks.put(data, as: hash)
+  }
 }

@@ -10,6 +10,8 @@ final class DocumentHub: @unchecked Sendable {
 
   private let store: Store
   private unowned let engine: Engine
+  /// The chunks of the core's file documents.
+  let chunks: ChunkRepository
   private let open = Locked<[String: SharedDocument]>([:])
   /// Per document, the protocol sessions syncing it. Loop thread only.
   private var clients: [String: [UInt64: any DocumentClient]] = [:]
@@ -17,6 +19,7 @@ final class DocumentHub: @unchecked Sendable {
   init(store: Store, engine: Engine) {
     self.store = store
     self.engine = engine
+    chunks = ChunkRepository(store: store, engine: engine)
   }
 
   /// The document `id`, loaded or created as `kind`, held once more (release with `close`).
@@ -83,7 +86,7 @@ final class DocumentHub: @unchecked Sendable {
         throw RealtimeError(.state, "the core is not running; call start or attach first")
       }
       return SharedDocument(
-        id: id, kind: kind, document: document, lastSeq: 0, entriesSinceSnapshot: 0,
+        id: id, kind: kind, document: document, lastSeq: 0, entriesSinceSnapshot: 0, chunks: chunks,
         schedule: schedule)
     }
     guard stored.kind == kind.rawValue else {
@@ -100,13 +103,14 @@ final class DocumentHub: @unchecked Sendable {
     }
     return SharedDocument(
       id: id, kind: kind, document: document, lastSeq: stored.lastSeq, entriesSinceSnapshot: stored.updates.count,
-      schedule: schedule)
+      chunks: chunks, schedule: schedule)
   }
 
   private static func empty(_ kind: DocumentKind, _ replica: ReplicaID) -> any ReplicatedDocument {
     switch kind {
     case .text: TextDocument(replica: replica)
     case .tasks: TaskListDocument(replica: replica)
+    case .file: FileDocument(replica: replica)
     }
   }
 
@@ -116,6 +120,7 @@ final class DocumentHub: @unchecked Sendable {
     switch kind {
     case .text: try TextDocument(replica: replica, snapshot: snapshot)
     case .tasks: try TaskListDocument(replica: replica, snapshot: snapshot)
+    case .file: try FileDocument(replica: replica, snapshot: snapshot)
     }
   }
 

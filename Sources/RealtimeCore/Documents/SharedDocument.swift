@@ -43,16 +43,19 @@ public final class SharedDocument: @unchecked Sendable {
   }
 
   let state: Locked<State>
+  /// Where a file document's chunks are kept (nil for documents outside a core: tests).
+  let chunks: ChunkRepository?
   /// Asks the hub to flush this document on the loop (once per batch of updates); false when
   /// the loop is not running, and the updates wait for the next change or the last close.
   private let schedule: @Sendable (SharedDocument) -> Bool
 
   init(
     id: String, kind: DocumentKind, document: any ReplicatedDocument, lastSeq: Int64, entriesSinceSnapshot: Int,
-    schedule: @escaping @Sendable (SharedDocument) -> Bool
+    chunks: ChunkRepository? = nil, schedule: @escaping @Sendable (SharedDocument) -> Bool
   ) {
     self.id = id
     self.kind = kind
+    self.chunks = chunks
     self.schedule = schedule
     state = Locked(
       State(document: document, lastSeq: lastSeq, entriesSinceSnapshot: entriesSinceSnapshot, bytesSinceSnapshot: 0))
@@ -87,6 +90,17 @@ public final class SharedDocument: @unchecked Sendable {
         throw RealtimeError(.invalidArgument, "document '\(id)' is not a task list")
       }
       return try body(tasks)
+    }
+  }
+
+  /// Runs `body` with the file document under the lock. A replacement stays in the open
+  /// transaction until `commit`. Throws `.invalidArgument` for a document of another kind.
+  public func withFile<T>(_ body: (FileDocument) throws(RealtimeError) -> T) throws(RealtimeError) -> T {
+    try state.withLock { s throws(RealtimeError) -> T in
+      guard let file = s.document as? FileDocument else {
+        throw RealtimeError(.invalidArgument, "document '\(id)' is not a file")
+      }
+      return try body(file)
     }
   }
 

@@ -70,6 +70,14 @@ enum Schema {
       PRIMARY KEY (doc, seq)
     ) WITHOUT ROWID;
     """,
+    // 6: the chunks of binary files, by their BLAKE2b-256 hash: each stored once however many
+    // files and versions hold it.
+    """
+    CREATE TABLE rt_chunks (
+      hash BLOB PRIMARY KEY,
+      data BLOB NOT NULL
+    ) WITHOUT ROWID;
+    """,
   ]
 
   /// The version this library writes.

@@ -29,6 +29,9 @@ enum StoreWrite: Sendable {
   case docCompact(id: String, snapshot: [UInt8], throughSeq: Int64)
   /// Deletes a document with its snapshot and log; nothing happens when it does not exist.
   case docDelete(id: String)
+  /// Stores a file chunk under its hash (checked by the caller); nothing happens when it is
+  /// stored already.
+  case chunkPut(hash: [UInt8], data: [UInt8])
 }
 
 /// The writes gathered during one loop turn, committed together.
@@ -77,6 +80,7 @@ final class StoreWriter: @unchecked Sendable {
     var snapshot: SQLiteStatement?
     var dropUpdates: SQLiteStatement?
     var delete: SQLiteStatement?
+    var putChunk: SQLiteStatement?
   }
 
   /// Takes ownership of `db` and starts the thread. `deliver` runs on the writer thread after
@@ -268,6 +272,14 @@ final class StoreWriter: @unchecked Sendable {
       try compactDocument(id, snapshot: snapshot, throughSeq: throughSeq)
     case .docDelete(let id):
       try deleteDocument(id)
+    case .chunkPut(let hash, let data):
+      try ChunkLimits.check(hash: hash, data: data)
+      let stmt = try statement(
+        &docStatements.putChunk, "INSERT INTO rt_chunks(hash, data) VALUES (?1, ?2) ON CONFLICT(hash) DO NOTHING")
+      defer { stmt.reset() }
+      try stmt.bind(1, hash)
+      try stmt.bind(2, data)
+      _ = try stmt.step()
     }
   }
 

@@ -72,26 +72,4 @@ import Testing
         11263, 8322, 16041, 16459, 2263,
       ])
   }
-
-  @Test func concurrentReplacementsBecomeConflictCopiesUntilReplacedAgain() throws {
-    let store = ChunkStore()
-    var ada = ReplicaClock(ReplicaID(1))
-    var bob = ReplicaClock(ReplicaID(2))
-    var base = BinaryFileRecord(id: "logo.png")
-    base.replace(with: store.add(randomBytes(10_000, seed: 8)), by: &ada, wallMs: 1_000)
-    var mine = base
-    var theirs = base
-    let adaVersion = store.add(randomBytes(10_000, seed: 9))
-    let bobVersion = store.add(randomBytes(10_000, seed: 10))
-    mine.replace(with: adaVersion, by: &ada, wallMs: 2_000)
-    theirs.replace(with: bobVersion, by: &bob, wallMs: 3_000)
-    try mine.merge(theirs)
-    try theirs.merge(mine)
-    #expect(mine == theirs)
-    #expect(mine.manifest == bobVersion && mine.conflictCopies == [adaVersion], "bob's is newer; ada's is kept")
-    mine.replace(with: adaVersion, by: &ada, wallMs: 4_000)
-    try theirs.merge(mine)
-    #expect(theirs.manifest == adaVersion && theirs.conflictCopies.isEmpty)
-    #expect(throws: RealtimeError.self) { try theirs.merge(BinaryFileRecord(id: "other")) }
-  }
 }

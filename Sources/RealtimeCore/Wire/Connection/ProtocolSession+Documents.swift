@@ -36,12 +36,20 @@ extension ProtocolSession: DocumentClient {
         guard let data = envelope.data, !data.isEmpty else {
           throw RealtimeError(.invalidArgument, "doc_update needs data (the update)")
         }
-        try doc.apply(Array(data), origin: self.id)
+        if doc.kind == .file {
+          try doc.applyFileUpdate(Array(data), origin: self.id)
+        } else {
+          try doc.apply(Array(data), origin: self.id)
+        }
         if let request = envelope.id {
           var ack = Envelope(.ack, id: request)
           ack.doc = id
           send(ack, to: session, as: encoding)
         }
+      case .chunk:
+        try receiveChunk(envelope, id, session, encoding)
+      case .chunkGet:
+        try sendChunk(envelope, id, session, encoding)
       default:
         throw RealtimeError(.internal, "unhandled message type \(envelope.type.name)")
       }
@@ -56,6 +64,7 @@ extension ProtocolSession: DocumentClient {
     switch kind {
     case .text: "text"
     case .tasks: "tasks"
+    case .file: "file"
     }
   }
 
@@ -67,7 +76,8 @@ extension ProtocolSession: DocumentClient {
     switch name ?? "text" {
     case "text": kind = .text
     case "tasks": kind = .tasks
-    default: throw RealtimeError(.invalidArgument, "unknown document kind '\(name ?? "")' (text or tasks)")
+    case "file": kind = .file
+    default: throw RealtimeError(.invalidArgument, "unknown document kind '\(name ?? "")' (text, tasks or file)")
     }
     guard syncedDocuments.count < Self.maxSyncedDocuments else {
       throw RealtimeError(.noMemory, "a session syncs at most \(Self.maxSyncedDocuments) documents")
@@ -76,6 +86,50 @@ extension ProtocolSession: DocumentClient {
     syncedDocuments[id] = doc
     documents.addClient(self, of: id)
     return doc
+  }
+
+  /// The file document `id` this session syncs, and the chunk `envelope` names.
+  private func fileAndChunk(_ envelope: Envelope, _ id: String) throws(RealtimeError) -> (SharedDocument, ChunkHash) {
+    guard let doc = syncedDocuments[id], doc.kind == .file else {
+      throw RealtimeError(.state, "send doc_sync for file '\(id)' before its chunks")
+    }
+    guard let key = envelope.key, let hash = ChunkHash(hex: key) else {
+      throw RealtimeError(.invalidArgument, "\(envelope.type.name) needs a key: the chunk's hash as 64 hex digits")
+    }
+    return (doc, hash)
+  }
+
+  /// `chunk` from the client: stores the chunk (checked against its hash) and acks.
+  private func receiveChunk(
+    _ envelope: Envelope, _ id: String, _ session: WebSocketSession, _ encoding: EnvelopeEncoding
+  )
+    throws(RealtimeError)
+  {
+    let (doc, hash) = try fileAndChunk(envelope, id)
+    guard let chunks = doc.chunks else { throw RealtimeError(.internal, "file '\(id)' has no chunk store") }
+    try chunks.put(Array(envelope.data ?? []), as: hash)
+    if let request = envelope.id {
+      var ack = Envelope(.ack, id: request)
+      ack.doc = id
+      ack.key = envelope.key
+      send(ack, to: session, as: encoding)
+    }
+  }
+
+  /// `chunk_get`: sends the chunk, if it belongs to a version of the file; a chunk of another
+  /// file is as unknown as one that does not exist.
+  private func sendChunk(_ envelope: Envelope, _ id: String, _ session: WebSocketSession, _ encoding: EnvelopeEncoding)
+    throws(RealtimeError)
+  {
+    let (doc, hash) = try fileAndChunk(envelope, id)
+    guard doc.holdsChunk(hash), let data = try doc.chunks?.chunk(hash) else {
+      throw RealtimeError(.notFound, "file '\(id)' has no chunk \(hash.hex) here")
+    }
+    var reply = Envelope(.chunk, id: envelope.id)
+    reply.doc = id
+    reply.key = hash.hex
+    reply.data = ArraySlice(data)
+    send(reply, to: session, as: encoding)
   }
 
   /// Releases the session's documents (at its end).

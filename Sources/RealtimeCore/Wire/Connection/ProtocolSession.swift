@@ -175,7 +175,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
       guard state == .connected else {
         throw ProtocolFault(.notConnected, "send connect first", id: envelope.id)
       }
-      if envelope.type == .docSync || envelope.type == .docUpdate {
+      if [.docSync, .docUpdate, .chunk, .chunkGet].contains(envelope.type) {
         if let action = Self.limitedAction(envelope.type), let limiter = settings.rateLimiter {
           guard try withinLimit(action, limiter, envelope, session, encoding) else { return }
         }
@@ -295,8 +295,8 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
   /// The rate limit a client message is charged to, if any.
   private static func limitedAction(_ type: MessageType) -> RateLimitAction? {
     switch type {
-    case .publish, .docUpdate: .publish
-    case .subscribe, .docSync: .subscribe
+    case .publish, .docUpdate, .chunk: .publish
+    case .subscribe, .docSync, .chunkGet: .subscribe
     case .presence, .presenceList: .presence
     case .typing: .typing
     default: nil

@@ -48,6 +48,12 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
   case docSync = 20
   /// Either way: an update of document `doc` (`data`).
   case docUpdate = 21
+  /// Either way: a chunk of a file (`data`) under its hash (`key`, 64 hex digits), for file
+  /// document `doc`. Client → server: an upload, answered by `ack`. Server → client: the answer
+  /// to `chunk_get`.
+  case chunk = 22
+  /// Client → server: "send me chunk `key` of file document `doc`"; answered by `chunk`.
+  case chunkGet = 23
 
   /// The name in JSON's `"type"` field.
   public var name: String {
@@ -73,6 +79,8 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case .typing: "typing"
     case .docSync: "doc_sync"
     case .docUpdate: "doc_update"
+    case .chunk: "chunk"
+    case .chunkGet: "chunk_get"
     }
   }
 
@@ -86,7 +94,7 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
   public var isClientMessage: Bool {
     switch self {
     case .connect, .ping, .subscribe, .unsubscribe, .publish, .history, .receipt, .presence, .presenceList, .typing,
-      .docSync, .docUpdate:
+      .docSync, .docUpdate, .chunk, .chunkGet:
       true
     case .connected, .pong, .error, .disconnect, .subscribed, .unsubscribed, .ack, .message, .gap: false
     }

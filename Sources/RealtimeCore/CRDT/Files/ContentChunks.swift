@@ -20,8 +20,40 @@ public struct ChunkHash: Hashable, Comparable, Sendable, CustomStringConvertible
 
   public static func < (a: ChunkHash, b: ChunkHash) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
 
-  public var description: String {
-    bytes.prefix(8).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+  /// The first 8 bytes in hex: enough to tell chunks apart in a message.
+  public var description: String { String(hex.prefix(16)) }
+
+  /// All 32 bytes as 64 lowercase hex digits (how the protocol names a chunk).
+  public var hex: String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out: [UInt8] = []
+    out.reserveCapacity(64)
+    for b in bytes {
+      out.append(digits[Int(b >> 4)])
+      out.append(digits[Int(b & 15)])
+    }
+    return String(decoding: out, as: UTF8.self)
+  }
+
+  /// The hash spelled as 64 hex digits (either case); nil for anything else.
+  public init?(hex: some StringProtocol) {
+    let digits = Array(hex.utf8)
+    guard digits.count == 64 else { return nil }
+    var out = [UInt8](repeating: 0, count: 32)
+    for i in 0..<32 {
+      guard let high = Self.nibble(digits[2 * i]), let low = Self.nibble(digits[2 * i + 1]) else { return nil }
+      out[i] = high << 4 | low
+    }
+    bytes = out
+  }
+
+  private static func nibble(_ c: UInt8) -> UInt8? {
+    switch c {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+    default: nil
+    }
   }
 }
 
@@ -154,34 +186,5 @@ public final class ChunkStore {
       throw RealtimeError(.corrupt, "the chunks hold \(out.count) bytes, the manifest says \(manifest.size)")
     }
     return out
-  }
-}
-
-/// A binary file edited on several devices: its content is a multi-value register of manifests,
-/// so two devices replacing the file concurrently both keep their version — the newest is the
-/// file, the others are its conflict copies — until someone replaces it again.
-public struct BinaryFileRecord: Equatable, Sendable {
-  public let id: String
-  public private(set) var context = VersionVector()
-  public private(set) var content = MultiValueRegister<FileManifest>()
-
-  public init(id: String) { self.id = id }
-
-  /// The file's current version (the last writer's); nil before the first.
-  public var manifest: FileManifest? { content.value }
-
-  /// The versions written concurrently with the current one, newest first.
-  public var conflictCopies: [FileManifest] { Array(content.values.dropFirst()) }
-
-  /// Replaces the file as `clock`'s replica at wall time `wallMs`.
-  public mutating func replace(with manifest: FileManifest, by clock: inout ReplicaClock, wallMs: UInt64) {
-    content.set(manifest, dot: context.next(clock.replica), time: clock.hlc.now(wallMs: wallMs))
-  }
-
-  /// Merges another replica's state of the same file.
-  public mutating func merge(_ other: BinaryFileRecord) throws(RealtimeError) {
-    guard other.id == id else { throw RealtimeError(.invalidArgument, "file \(other.id) is not file \(id)") }
-    content = content.joined(context, other.content, other.context)
-    context.merge(other.context)
   }
 }

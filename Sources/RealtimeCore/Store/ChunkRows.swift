@@ -1,0 +1,40 @@
+/// What the store accepts for file chunks, checked where a chunk enters (the writer) so a bad
+/// one is refused with a clear error instead of reaching SQLite.
+enum ChunkLimits {
+  static let hashBytes = 32
+
+  /// Refuses a hash that is not 32 bytes or a chunk larger than the chunker ever cuts.
+  static func check(hash: [UInt8], data: [UInt8]) throws(RealtimeError) {
+    guard hash.count == hashBytes else {
+      throw RealtimeError(.invalidArgument, "a chunk hash has \(hashBytes) bytes; this one has \(hash.count)")
+    }
+    guard data.count <= ContentChunker.maxSize else {
+      throw RealtimeError(.tooLarge, "a chunk of \(data.count) bytes exceeds \(ContentChunker.maxSize)")
+    }
+  }
+}
+
+extension Store {
+  /// The chunk stored under `hash`, or nil. Any thread.
+  func chunk(_ hash: ChunkHash) throws(RealtimeError) -> [UInt8]? {
+    try read { db throws(RealtimeError) in
+      let stmt = try db.prepare("SELECT data FROM rt_chunks WHERE hash = ?1")
+      try stmt.bind(1, hash.bytes)
+      return try stmt.step() ? stmt.bytes(0) : nil
+    }
+  }
+
+  /// Which of `hashes` are stored, in one read. Any thread.
+  func storedChunks(_ hashes: some Sequence<ChunkHash>) throws(RealtimeError) -> Set<ChunkHash> {
+    try read { db throws(RealtimeError) in
+      let stmt = try db.prepare("SELECT 1 FROM rt_chunks WHERE hash = ?1")
+      var found: Set<ChunkHash> = []
+      for hash in hashes where !found.contains(hash) {
+        try stmt.bind(1, hash.bytes)
+        if try stmt.step() { found.insert(hash) }
+        stmt.reset()
+      }
+      return found
+    }
+  }
+}
