@@ -748,7 +748,8 @@ typedef struct rt_limit_policy {
  * Sets the rate limit `name` (1 to 32 bytes of a-z, 0-9, _ and -), adding it if new (at most 64);
  * NULL policy turns it off (every check passes). The core's own: "publish" (per user, or per
  * connection when anonymous; default 100 a minute, burst 20), "subscribe" (per connection),
- * "presence", "typing", "abuse" (refusals, past which a client is disconnected with 4006); for
+ * "presence", "typing", "chunk" (file chunks over the protocol; 12,000 a minute, burst 2,000),
+ * "abuse" (refusals, past which a client is disconnected with 4006); for
  * the host: "login" (5 a minute, burst 5) and "request" (100 a minute, burst 20). Keys keep
  * their state across a change. Errors: RT_EINVAL, RT_EVERSION, RT_ENOMEM. Any thread, any state.
  */
@@ -968,7 +969,8 @@ rt_status rt_chunk_get(rt_core *core, const uint8_t *hash, rt_bytes *out);
 
 /** Stores a chunk received from a peer under `hash` (RT_CHUNK_HASH_BYTES bytes). Errors:
  *  RT_ECORRUPT (the bytes do not have that hash; nothing stored), RT_ETOOBIG (over 64 KiB),
- *  RT_EINVAL, RT_ESTATE (core not running). Any thread. */
+ *  RT_EINVAL (no bytes: a chunk holds 1 to 64 KiB; NULL arguments), RT_ESTATE (core not running).
+ *  Any thread. */
 rt_status rt_chunk_put(rt_core *core, const uint8_t *hash, const uint8_t *data, size_t len);
 
 #ifdef __cplusplus

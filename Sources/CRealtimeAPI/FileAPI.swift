@@ -1,6 +1,12 @@
 import CRealtimeHeader
 import RealtimeCore
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+
 /// Reads `RT_CHUNK_HASH_BYTES` bytes at `raw` as a chunk hash.
 private func chunkHash(_ raw: UnsafePointer<UInt8>?) throws(RealtimeError) -> ChunkHash {
   guard let raw else { throw RealtimeError(.invalidArgument, "hash is NULL") }
@@ -65,7 +71,13 @@ private func buffer(_ data: UnsafePointer<UInt8>?, _ length: Int, _ name: String
 @c @implementation public func rt_doc_file_missing(_ doc: OpaquePointer?, _ out: UnsafeMutablePointer<rt_bytes>?)
   -> rt_status
 {
-  bytesOut(doc, out) { h throws(RealtimeError) in try h.document.missingChunks().flatMap(\.bytes) }
+  let result = bytesOut(doc, out) { h throws(RealtimeError) in try h.document.missingChunks().flatMap(\.bytes) }
+  // Documented as {NULL, 0} when nothing is missing, as rt_doc_commit without changes.
+  if result == RT_OK, let out, out.pointee.len == 0 {
+    free(out.pointee.data)
+    out.pointee = rt_bytes(data: nil, len: 0)
+  }
+  return result
 }
 
 @c @implementation public func rt_chunk_get(

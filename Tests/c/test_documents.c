@@ -29,6 +29,7 @@
 
 #include "harness.h"
 #include "tempdir.h"
+#include "doc_support.h"
 
 /* A string literal and its length in bytes, for rt_text_edit initialisers. */
 #define S(lit) lit, sizeof(lit) - 1
@@ -36,19 +37,6 @@
 /* ---------------------------------------------------------------------------------------------
  * Helpers
  * ------------------------------------------------------------------------------------------- */
-
-/* A started core on `path` (NULL: in memory). */
-static rt_core *open_core(const char *path)
-{
-    rt_config cfg = RT_CONFIG_INIT;
-    rt_core *core = NULL;
-    cfg.db_path = path;
-    CHECK_EQ_INT(rt_core_open(&cfg, &core), RT_OK);
-    if (core == NULL)
-        return NULL;
-    CHECK_EQ_INT(rt_core_start(core), RT_OK);
-    return core;
-}
 
 static rt_doc *open_doc(rt_core *core, const char *id)
 {
@@ -105,47 +93,6 @@ static int lengths_are(rt_doc *doc, uint64_t scalars, uint64_t utf16)
         return 0;
     }
     return 1;
-}
-
-static int bytes_equal(const rt_bytes *a, const rt_bytes *b)
-{
-    return a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
-}
-
-static rt_bytes snapshot_of(rt_doc *doc)
-{
-    rt_bytes b = {NULL, 0};
-    CHECK_EQ_INT(rt_doc_snapshot(doc, &b), RT_OK);
-    return b;
-}
-
-static int snapshot_is(rt_doc *doc, const rt_bytes *want)
-{
-    rt_bytes now = snapshot_of(doc);
-    int same = bytes_equal(&now, want);
-    rt_bytes_free(&now);
-    return same;
-}
-
-static int snapshots_equal(rt_doc *a, rt_doc *b)
-{
-    rt_bytes sa = snapshot_of(a), sb = snapshot_of(b);
-    int same = bytes_equal(&sa, &sb);
-    rt_bytes_free(&sa);
-    rt_bytes_free(&sb);
-    return same;
-}
-
-static int state_vectors_equal(rt_doc *a, rt_doc *b)
-{
-    rt_bytes va = {NULL, 0}, vb = {NULL, 0};
-    int same;
-    CHECK_EQ_INT(rt_doc_state_vector(a, &va), RT_OK);
-    CHECK_EQ_INT(rt_doc_state_vector(b, &vb), RT_OK);
-    same = bytes_equal(&va, &vb);
-    rt_bytes_free(&va);
-    rt_bytes_free(&vb);
-    return same;
 }
 
 /* Commits and checks that there was something to commit. */

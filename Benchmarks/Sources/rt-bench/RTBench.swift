@@ -66,6 +66,12 @@ struct RTBench: ParsableCommand {
   @Flag(help: "Skip the CRDT benchmark (task record sync, file chunking).")
   var skipCrdt = false
 
+  @Flag(help: "Skip the file document benchmark (write, sync, edit and re-sync through two cores).")
+  var skipFiles = false
+
+  @Option(help: "Size in MiB of the file the file benchmark writes and syncs.")
+  var fileMiB = 64
+
   @Flag(help: "Skip the text CRDT benchmark (editing trace replay, snapshot, merge).")
   var skipText = false
 
@@ -145,6 +151,9 @@ struct RTBench: ParsableCommand {
     }
     if !skipCrdt {
       report["crdt"] = try runCRDT()
+    }
+    if !skipFiles {
+      report["files"] = try runFileSync(mebibytes: fileMiB)
     }
     if !skipText {
       report["text"] = try runText(tracePath: textTrace, rounds: textRounds)

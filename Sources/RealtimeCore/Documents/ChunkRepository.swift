@@ -39,6 +39,9 @@ final class ChunkRepository: @unchecked Sendable {
 
   /// Stores a chunk received from elsewhere; refused unless `data` has `hash` and fits a chunk.
   func put(_ data: [UInt8], as hash: ChunkHash) throws(RealtimeError) {
+    guard !data.isEmpty else {
+      throw RealtimeError(.invalidArgument, "a chunk holds 1 to \(ContentChunker.maxSize) bytes; this one is empty")
+    }
     guard data.count <= ContentChunker.maxSize else {
       throw RealtimeError(.tooLarge, "a chunk of \(data.count) bytes exceeds \(ContentChunker.maxSize)")
     }

@@ -40,8 +40,13 @@ extension SharedDocument {
   /// Applies a file update only once every chunk of the versions it adds is stored here, so
   /// that what the server passes on can always be fetched from it. Throws `.notFound` naming
   /// the first missing chunk, or as `apply`.
+  /// An update with nothing new (a stale or repeated state) changes nothing and is neither
+  /// stored nor passed on: each would cost 32 bytes per chunk per client.
   func applyFileUpdate(_ update: [UInt8], origin: UInt64) throws(RealtimeError) {
-    let added = try withFile { file throws(RealtimeError) in try file.newVersions(in: update) }
+    let (news, added) = try withFile { file throws(RealtimeError) in
+      (try file.isNews(update), try file.newVersions(in: update))
+    }
+    guard news else { return }
     if let first = try repository().missing(added).first {
       throw RealtimeError(.notFound, "chunk \(first.hex) is not stored; send it with chunk before the update")
     }

@@ -40,6 +40,10 @@ public enum RateLimitAction: String, Sendable, CaseIterable {
   case presence
   /// A client's typing indicators, per user (or connection).
   case typing
+  /// A client's file chunks, uploaded (`chunk`) or fetched (`chunk_get`), per user (or
+  /// connection): a file is thousands of chunks, which the `publish` limit would take an hour
+  /// to pass.
+  case chunk
   /// A client's requests that failed a limit: past this one the connection is closed (4006).
   case abuse
 }

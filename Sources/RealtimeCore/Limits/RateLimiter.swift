@@ -63,12 +63,13 @@ public final class RateLimiter: @unchecked Sendable {
   /// The defaults of `docs/protocol.md` ("Rate limits"): per user 100 messages a minute
   /// (`publish`, burst 20); per account and per IP 5 login attempts a minute (`login`); per IP
   /// 100 requests a minute (`request`, burst 20); and the limits of `subscribe`, `presence`,
-  /// `typing` and `abuse`.
+  /// `typing`, `chunk` and `abuse`.
   public static let defaults: [(String, RateLimitPolicy)] = [
     ("publish", RateLimitPolicy(count: 100, periodMs: 60_000, burst: 20)),
     ("subscribe", RateLimitPolicy(count: 200, periodMs: 60_000, burst: 100)),
     ("presence", RateLimitPolicy(count: 60, periodMs: 60_000, burst: 10)),
     ("typing", RateLimitPolicy(count: 60, periodMs: 60_000, burst: 10)),
+    ("chunk", RateLimitPolicy(count: 12_000, periodMs: 60_000, burst: 2_000)),
     ("abuse", RateLimitPolicy(count: 10, periodMs: 10_000, burst: 20)),
     ("login", RateLimitPolicy(count: 5, periodMs: 60_000, burst: 5)),
     ("request", RateLimitPolicy(count: 100, periodMs: 60_000, burst: 20)),

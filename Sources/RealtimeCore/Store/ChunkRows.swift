@@ -3,13 +3,14 @@
 enum ChunkLimits {
   static let hashBytes = 32
 
-  /// Refuses a hash that is not 32 bytes or a chunk larger than the chunker ever cuts.
+  /// Refuses a hash that is not 32 bytes, or a chunk that is empty or larger than the chunker
+  /// ever cuts.
   static func check(hash: [UInt8], data: [UInt8]) throws(RealtimeError) {
     guard hash.count == hashBytes else {
       throw RealtimeError(.invalidArgument, "a chunk hash has \(hashBytes) bytes; this one has \(hash.count)")
     }
-    guard data.count <= ContentChunker.maxSize else {
-      throw RealtimeError(.tooLarge, "a chunk of \(data.count) bytes exceeds \(ContentChunker.maxSize)")
+    guard !data.isEmpty, data.count <= ContentChunker.maxSize else {
+      throw RealtimeError(.tooLarge, "a chunk holds 1 to \(ContentChunker.maxSize) bytes; this one has \(data.count)")
     }
   }
 }

@@ -71,12 +71,15 @@ enum Schema {
     ) WITHOUT ROWID;
     """,
     // 6: the chunks of binary files, by their BLAKE2b-256 hash: each stored once however many
-    // files and versions hold it.
+    // files and versions hold it. A rowid table with an index on the hash, not WITHOUT ROWID:
+    // with 2-64 KiB rows in the key's b-tree, a leaf held a few rows, the existence checks of a
+    // large file missed the page cache on almost every lookup, and random hashes scattered the
+    // inserts; the index alone answers "is it here" and new rows are appended.
     """
     CREATE TABLE rt_chunks (
-      hash BLOB PRIMARY KEY,
+      hash BLOB NOT NULL UNIQUE,
       data BLOB NOT NULL
-    ) WITHOUT ROWID;
+    );
     """,
   ]
 

@@ -157,7 +157,7 @@ public final class ChunkStore {
 
   /// Takes a chunk received from another replica; refused unless its bytes have its hash.
   public func put(_ data: [UInt8], as hash: ChunkHash) throws(RealtimeError) {
-    guard data.count <= ContentChunker.maxSize else {
+    guard !data.isEmpty, data.count <= ContentChunker.maxSize else {
       throw RealtimeError(.tooLarge, "a chunk of \(data.count) bytes exceeds \(ContentChunker.maxSize)")
     }
     guard data.withUnsafeBytes({ ChunkHash(of: $0) }) == hash else {

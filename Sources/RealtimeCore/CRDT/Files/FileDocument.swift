@@ -84,6 +84,13 @@ public final class FileDocument {
       .map(\.value.value)
   }
 
+  /// Whether `update` holds a write this replica has not seen (else applying it changes
+  /// nothing). Throws as `apply` for bytes that do not decode.
+  public func isNews(_ update: [UInt8]) throws(RealtimeError) -> Bool {
+    let incoming = try FileReplica.decodeState(update, format: FileReplica.updateFormat, wallMs: wallClock())
+    return !state.context.includes(incoming.context)
+  }
+
   /// The document's state, canonical: equal states give equal bytes.
   public func snapshot() -> [UInt8] { state.snapshot() }
 }

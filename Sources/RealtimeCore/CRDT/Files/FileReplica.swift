@@ -181,7 +181,7 @@ struct FileReplica {
       previous = dot
       let time = try r.varint()
       if let wallMs, time >> 16 > wallMs &+ HybridClock.maxDriftMs {
-        throw RealtimeError(.invalidArgument, "a timestamp \((time >> 16) &- wallMs) ms in the future")
+        throw r.fault("a timestamp \((time >> 16) &- wallMs) ms in the future")
       }
       let size = try r.varint()
       let count = try r.count(max: maxChunks)

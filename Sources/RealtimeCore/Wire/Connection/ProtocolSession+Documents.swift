@@ -71,13 +71,20 @@ extension ProtocolSession: DocumentClient {
   private func open(_ id: String, kind name: String?, _ documents: DocumentHub) throws(RealtimeError)
     -> SharedDocument
   {
-    if let doc = syncedDocuments[id] { return doc }
     let kind: DocumentKind
     switch name ?? "text" {
     case "text": kind = .text
     case "tasks": kind = .tasks
     case "file": kind = .file
     default: throw RealtimeError(.invalidArgument, "unknown document kind '\(name ?? "")' (text, tasks or file)")
+    }
+    // Again: the kind, when named, must be the document's (an unnamed one is the one synced).
+    if let doc = syncedDocuments[id] {
+      guard name == nil || doc.kind == kind else {
+        throw RealtimeError(
+          .invalidArgument, "document '\(id)' is a \(Self.name(of: doc.kind)) document, not \(name ?? "text")")
+      }
+      return doc
     }
     guard syncedDocuments.count < Self.maxSyncedDocuments else {
       throw RealtimeError(.noMemory, "a session syncs at most \(Self.maxSyncedDocuments) documents")

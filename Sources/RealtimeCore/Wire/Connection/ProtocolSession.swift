@@ -295,8 +295,9 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
   /// The rate limit a client message is charged to, if any.
   private static func limitedAction(_ type: MessageType) -> RateLimitAction? {
     switch type {
-    case .publish, .docUpdate, .chunk: .publish
-    case .subscribe, .docSync, .chunkGet: .subscribe
+    case .publish, .docUpdate: .publish
+    case .subscribe, .docSync: .subscribe
+    case .chunk, .chunkGet: .chunk
     case .presence, .presenceList: .presence
     case .typing: .typing
     default: nil
