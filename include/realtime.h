@@ -973,6 +973,17 @@ rt_status rt_chunk_get(rt_core *core, const uint8_t *hash, rt_bytes *out);
  *  Any thread. */
 rt_status rt_chunk_put(rt_core *core, const uint8_t *hash, const uint8_t *data, size_t len);
 
+/**
+ * Deletes the stored chunks that no version of any file document references (replaced versions'
+ * chunks, uploads never referenced) and that were stored at least `older_than_ms` ago (clients
+ * upload a version's chunks before the version: an hour, 3600000, spares them). Sets *removed
+ * (may be NULL) to how many were deleted, once that is committed. Reads every file document not
+ * in memory, and writes that would reference stored chunks wait meanwhile: run it now and then.
+ * Errors: RT_ESTATE (core not running, or called on the core's loop thread), RT_ECORRUPT (a
+ * stored file document does not load; nothing deleted), RT_EIO. Any thread but the loop's.
+ */
+rt_status rt_chunk_collect(rt_core *core, uint64_t older_than_ms, uint64_t *removed);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

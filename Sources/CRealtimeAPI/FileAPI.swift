@@ -104,3 +104,14 @@ private func buffer(_ data: UnsafePointer<UInt8>?, _ length: Int, _ name: String
     try core(coreHandle).putChunk(Array(bytes), as: try chunkHash(hash))
   }
 }
+
+@c @implementation public func rt_chunk_collect(
+  _ coreHandle: OpaquePointer?, _ olderThanMs: UInt64, _ removed: UnsafeMutablePointer<UInt64>?
+) -> rt_status {
+  removed?.pointee = 0
+  guard let coreHandle else { return fail(nil, .invalidArgument, "core is NULL") }
+  return status(coreHandle) { () throws(RealtimeError) in
+    let count = try core(coreHandle).collectChunks(olderThanMs: olderThanMs)
+    removed?.pointee = UInt64(count)
+  }
+}

@@ -1282,6 +1282,43 @@ out:
     CHECK_EQ_INT(rt_core_close(&core), RT_OK);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * 8. Collection deletes the chunks no version references, and only those
+ * ------------------------------------------------------------------------------------------- */
+
+static void test_collect_unreferenced_chunks(void)
+{
+    const size_t n = 40 * 1024;
+    rt_core *core = open_core(NULL);
+    rt_doc *doc = open_file(core, "collected");
+    uint8_t *first = random_bytes(n, 21), *second = random_bytes(n, 22);
+    rt_bytes u = {NULL, 0};
+    uint64_t removed = 99;
+
+    if (doc == NULL || first == NULL || second == NULL)
+        goto out;
+    u = write_commit(doc, first, n);
+    rt_bytes_free(&u);
+    u = write_commit(doc, second, n);
+    rt_bytes_free(&u);
+    CHECK_EQ_INT(rt_core_sync(core), RT_OK);
+    /* Recent chunks are spared; with no age limit the first version's chunks go. */
+    CHECK_EQ_INT(rt_chunk_collect(core, 3600000, &removed), RT_OK);
+    CHECK_EQ_INT(removed, 0);
+    CHECK_EQ_INT(rt_chunk_collect(core, 0, &removed), RT_OK);
+    CHECK(removed >= 1);
+    CHECK(reads_as(doc, 0, second, n));
+    CHECK_EQ_INT(rt_chunk_collect(core, 0, NULL), RT_OK);
+    CHECK_EQ_INT(rt_chunk_collect(core, 0, &removed), RT_OK);
+    CHECK_EQ_INT(removed, 0);
+    CHECK_EQ_INT(rt_chunk_collect(NULL, 0, &removed), RT_EINVAL);
+out:
+    free(first);
+    free(second);
+    rt_doc_close(&doc);
+    rt_core_close(&core);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1292,5 +1329,6 @@ int main(void)
     RUN(test_chunk_put_checks);
     RUN(test_hostile_updates);
     RUN(test_bad_arguments);
+    RUN(test_collect_unreferenced_chunks);
     return harness_summary();
 }

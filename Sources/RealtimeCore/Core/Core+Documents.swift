@@ -30,4 +30,32 @@ extension Core {
     }
     try documents.chunks.put(data, as: hash)
   }
+
+  /// Deletes the stored file chunks that no version of any file document references and that
+  /// were stored at least `olderThanMs` ago (a client uploads a version's chunks before the
+  /// version; the default spares an hour of uploads). Returns how many were deleted, once the
+  /// deletion is committed. Writes that would reference stored chunks wait meanwhile. Reads
+  /// every file document not in memory: run it now and then, not on every change. Any thread
+  /// but the loop's.
+  public func collectChunks(olderThanMs: UInt64 = 3_600_000) throws(RealtimeError) -> Int {
+    guard isStarted else {
+      throw RealtimeError(.state, "the core is not running; call start or attach first")
+    }
+    let hub = documents
+    return try hub.chunks.gate.exclusive { () throws(RealtimeError) -> Int in
+      let cutoff = Int64(clamping: systemWallMs() &- min(olderThanMs, systemWallMs()))
+      let referenced = try hub.referencedChunks()
+      let doomed = try store.chunkHashes(storedBefore: cutoff).filter {
+        !referenced.contains($0) && !hub.chunks.isUnwritten($0)
+      }
+      guard !doomed.isEmpty else { return 0 }
+      let hashes = doomed.map(\.bytes)
+      let error: RealtimeError? = try call { engine, reply in
+        engine.log.enqueue(.chunkDelete(hashes: hashes, storedBefore: cutoff))
+        engine.log.barrier { reply($0) }
+      }
+      if let error { throw error }
+      return doomed.count
+    }
+  }
 }

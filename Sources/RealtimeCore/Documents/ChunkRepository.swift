@@ -6,6 +6,10 @@ final class ChunkRepository: @unchecked Sendable {
   private unowned let engine: Engine
   /// Chunks handed to the writer and not yet committed.
   private let unwritten = Locked<[ChunkHash: [UInt8]]>([:])
+  /// Shared by whatever makes a document reference stored chunks (a write, a checked update),
+  /// from the check that they are stored until the reference is in the document; held alone by
+  /// collection, so it never deletes a chunk between the two.
+  let gate = ReadWriteLock()
 
   init(store: Store, engine: Engine) {
     self.store = store
@@ -84,6 +88,9 @@ final class ChunkRepository: @unchecked Sendable {
     return out
   }
 
+  /// Whether `hash` is on its way to the store.
+  func isUnwritten(_ hash: ChunkHash) -> Bool { unwritten.withLock { $0[hash] != nil } }
+
   /// Which of `hashes` are stored or on their way to the store.
   private func present(_ hashes: Set<ChunkHash>) throws(RealtimeError) -> Set<ChunkHash> {
     let pending = unwritten.withLock { held in hashes.filter { held[$0] != nil } }
@@ -95,7 +102,8 @@ final class ChunkRepository: @unchecked Sendable {
     guard !chunks.isEmpty else { return }
     unwritten.withLock { held in for (hash, data) in chunks { held[hash] = data } }
     let posted = engine.mailbox.post { [engine, unwritten] in
-      for (hash, data) in chunks { engine.log.enqueue(.chunkPut(hash: hash.bytes, data: data)) }
+      let time = Int64(clamping: systemWallMs())
+      for (hash, data) in chunks { engine.log.enqueue(.chunkPut(hash: hash.bytes, data: data, time: time)) }
       engine.log.barrier { error in
         if let error { engine.sink(.error, "file chunks were not stored: \(error.message)") }
         unwritten.withLock { held in for hash in chunks.keys { held[hash] = nil } }

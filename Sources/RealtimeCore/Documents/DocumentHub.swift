@@ -45,6 +45,32 @@ final class DocumentHub: @unchecked Sendable {
     }
   }
 
+  /// The chunks every file document references: the open ones as they are in memory, the
+  /// others as stored. Call holding `chunks.gate` alone, so no new reference appears meanwhile.
+  func referencedChunks() throws(RealtimeError) -> Set<ChunkHash> {
+    let inMemory = open.withLock { docs in docs.values.filter { $0.kind == .file } }
+    var referenced: Set<ChunkHash> = []
+    var seen: Set<String> = []
+    for doc in inMemory {
+      seen.insert(doc.id)
+      for version in try doc.withFile({ $0.versions }) { referenced.formUnion(version.chunks) }
+    }
+    for id in try store.documentIDs(kind: DocumentKind.file.rawValue) where !seen.contains(id) {
+      guard let stored = try store.loadDocument(id) else { continue }
+      let file: FileDocument
+      if let snapshot = stored.snapshot, !snapshot.isEmpty {
+        file = try FileDocument(replica: ReplicaID(0), snapshot: snapshot)
+      } else {
+        file = FileDocument(replica: ReplicaID(0))
+      }
+      for entry in stored.updates {
+        for update in try UpdateBatch.decode(entry.body) { try file.apply(update) }
+      }
+      for version in file.versions { referenced.formUnion(version.chunks) }
+    }
+    return referenced
+  }
+
   /// Passes `id`'s changes to `client` from now on. Loop thread.
   func addClient(_ client: any DocumentClient, of id: String) { clients[id, default: [:]][client.id] = client }
 

@@ -11,8 +11,11 @@ extension SharedDocument {
   /// Throws `.invalidArgument` for a document of another kind, `.tooLarge` past the limits.
   public func writeFile(_ data: UnsafeRawBufferPointer) throws(RealtimeError) {
     guard kind == .file else { throw RealtimeError(.invalidArgument, "document '\(id)' is not a file") }
-    let manifest = try repository().add(data)
-    try withFile { file throws(RealtimeError) in try file.replace(with: manifest) }
+    let chunks = try repository()
+    try chunks.gate.shared { () throws(RealtimeError) in
+      let manifest = try chunks.add(data)
+      try withFile { file throws(RealtimeError) in try file.replace(with: manifest) }
+    }
   }
 
   /// Version `index` of the file's content (0: the current one, then the conflict copies,
@@ -47,9 +50,12 @@ extension SharedDocument {
       (try file.isNews(update), try file.newVersions(in: update))
     }
     guard news else { return }
-    if let first = try repository().missing(added).first {
-      throw RealtimeError(.notFound, "chunk \(first.hex) is not stored; send it with chunk before the update")
+    let chunks = try repository()
+    try chunks.gate.shared { () throws(RealtimeError) in
+      if let first = try chunks.missing(added).first {
+        throw RealtimeError(.notFound, "chunk \(first.hex) is not stored; send it with chunk before the update")
+      }
+      try apply(update, origin: origin)
     }
-    try apply(update, origin: origin)
   }
 }

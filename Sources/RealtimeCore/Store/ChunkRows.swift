@@ -38,4 +38,28 @@ extension Store {
       return found
     }
   }
+
+  /// The hashes of the chunks stored at or before `storedBefore` (ms since 1970). Any thread.
+  func chunkHashes(storedBefore: Int64) throws(RealtimeError) -> [ChunkHash] {
+    try read { db throws(RealtimeError) in
+      let stmt = try db.prepare("SELECT hash FROM rt_chunks WHERE stored_at <= ?1")
+      try stmt.bind(1, storedBefore)
+      var hashes: [ChunkHash] = []
+      while try stmt.step() {
+        if let hash = ChunkHash(raw: stmt.bytes(0)) { hashes.append(hash) }
+      }
+      return hashes
+    }
+  }
+
+  /// The ids of the stored documents of `kind`. Any thread.
+  func documentIDs(kind: Int) throws(RealtimeError) -> [String] {
+    try read { db throws(RealtimeError) in
+      let stmt = try db.prepare("SELECT id FROM rt_docs WHERE kind = ?1")
+      try stmt.bind(1, Int64(kind))
+      var ids: [String] = []
+      while try stmt.step() { ids.append(stmt.text(0)) }
+      return ids
+    }
+  }
 }

@@ -75,10 +75,13 @@ enum Schema {
     // with 2-64 KiB rows in the key's b-tree, a leaf held a few rows, the existence checks of a
     // large file missed the page cache on almost every lookup, and random hashes scattered the
     // inserts; the index alone answers "is it here" and new rows are appended.
+    // stored_at (ms since 1970) spares recent chunks from collection: a client uploads a
+    // version's chunks before the version that references them.
     """
     CREATE TABLE rt_chunks (
-      hash BLOB NOT NULL UNIQUE,
-      data BLOB NOT NULL
+      hash      BLOB NOT NULL UNIQUE,
+      data      BLOB NOT NULL,
+      stored_at INTEGER NOT NULL DEFAULT 0
     );
     """,
   ]

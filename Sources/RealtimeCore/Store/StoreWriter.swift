@@ -29,9 +29,11 @@ enum StoreWrite: Sendable {
   case docCompact(id: String, snapshot: [UInt8], throughSeq: Int64)
   /// Deletes a document with its snapshot and log; nothing happens when it does not exist.
   case docDelete(id: String)
-  /// Stores a file chunk under its hash (checked by the caller); nothing happens when it is
-  /// stored already.
-  case chunkPut(hash: [UInt8], data: [UInt8])
+  /// Stores a file chunk under its hash (checked by the caller), at `time` (ms since 1970);
+  /// nothing happens when it is stored already.
+  case chunkPut(hash: [UInt8], data: [UInt8], time: Int64)
+  /// Deletes the chunks of `hashes` stored at or before `storedBefore` (ms since 1970).
+  case chunkDelete(hashes: [[UInt8]], storedBefore: Int64)
 }
 
 /// The writes gathered during one loop turn, committed together.
@@ -81,6 +83,7 @@ final class StoreWriter: @unchecked Sendable {
     var dropUpdates: SQLiteStatement?
     var delete: SQLiteStatement?
     var putChunk: SQLiteStatement?
+    var deleteChunk: SQLiteStatement?
   }
 
   /// Takes ownership of `db` and starts the thread. `deliver` runs on the writer thread after
@@ -272,14 +275,25 @@ final class StoreWriter: @unchecked Sendable {
       try compactDocument(id, snapshot: snapshot, throughSeq: throughSeq)
     case .docDelete(let id):
       try deleteDocument(id)
-    case .chunkPut(let hash, let data):
+    case .chunkPut(let hash, let data, let time):
       try ChunkLimits.check(hash: hash, data: data)
       let stmt = try statement(
-        &docStatements.putChunk, "INSERT INTO rt_chunks(hash, data) VALUES (?1, ?2) ON CONFLICT(hash) DO NOTHING")
+        &docStatements.putChunk,
+        "INSERT INTO rt_chunks(hash, data, stored_at) VALUES (?1, ?2, ?3) ON CONFLICT(hash) DO NOTHING")
       defer { stmt.reset() }
       try stmt.bind(1, hash)
       try stmt.bind(2, data)
+      try stmt.bind(3, time)
       _ = try stmt.step()
+    case .chunkDelete(let hashes, let storedBefore):
+      let stmt = try statement(
+        &docStatements.deleteChunk, "DELETE FROM rt_chunks WHERE hash = ?1 AND stored_at <= ?2")
+      for hash in hashes {
+        defer { stmt.reset() }
+        try stmt.bind(1, hash)
+        try stmt.bind(2, storedBefore)
+        _ = try stmt.step()
+      }
     }
   }
 

@@ -94,4 +94,45 @@ import Testing
     a.closeDocument(docA)
     b.closeDocument(docB)
   }
+
+  /// Collection deletes the chunks no version references — those of replaced versions and
+  /// uploads never referenced — and keeps those of every version, in memory or only stored;
+  /// recent chunks are spared.
+  @Test func collectionDeletesOnlyUnreferencedChunks() throws {
+    let dir = try TempDir()
+    let core = try Core(config: CoreConfig(databasePath: dir.file("c.db")))
+    try core.start()
+    defer { try? core.close() }
+    let kept = try core.openDocument("kept", kind: .file)
+    let open = try core.openDocument("open", kind: .file)
+    let keptContent = bytes(50_000, seed: 5)
+    let first = bytes(50_000, seed: 6)
+    let second = bytes(50_000, seed: 7)
+    try write(kept, keptContent)
+    _ = kept.commit()
+    core.closeDocument(kept)  // referenced only by what is stored
+    try write(open, first)
+    _ = open.commit()
+    try write(open, second)  // uncommitted: referenced only in memory
+    let orphan = bytes(3_000, seed: 8)
+    let orphanHash = orphan.withUnsafeBytes { ChunkHash(of: $0) }
+    try core.putChunk(orphan, as: orphanHash)
+    try core.sync()
+    let count = { () throws -> Int64 in
+      try core.store.read { db throws(RealtimeError) in try db.scalar("SELECT count(*) FROM rt_chunks") ?? 0 }
+    }
+    let before = try count()
+    // Everything is recent: nothing goes.
+    #expect(try core.collectChunks() == 0)
+    let firstChunks = first.withUnsafeBytes { ContentChunker.chunkLengths($0).count }
+    #expect(try core.collectChunks(olderThanMs: 0) == firstChunks + 1)
+    #expect(try count() == before - Int64(firstChunks) - 1)
+    #expect(try core.chunk(orphanHash) == nil)
+    #expect(try open.readFile() == second)
+    let reopened = try core.openDocument("kept", kind: .file)
+    #expect(try reopened.readFile() == keptContent)
+    #expect(try core.collectChunks(olderThanMs: 0) == 0)
+    core.closeDocument(reopened)
+    core.closeDocument(open)
+  }
 }
