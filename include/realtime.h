@@ -984,6 +984,73 @@ rt_status rt_chunk_put(rt_core *core, const uint8_t *hash, const uint8_t *data, 
  */
 rt_status rt_chunk_collect(rt_core *core, uint64_t older_than_ms, uint64_t *removed);
 
+/* ---------------------------------------------------------------------------------------------
+ * Security: master keys and sealed payloads (docs/security.md)
+ * ------------------------------------------------------------------------------------------- */
+
+/** Bytes of a master key, and of a sealed box's public and secret keys. */
+#define RT_KEY_BYTES 32
+/** Bytes rt_seal adds to a payload (format, key id, nonce, tag). */
+#define RT_SEAL_OVERHEAD 45
+/** Bytes rt_box_seal adds to a message. */
+#define RT_BOX_OVERHEAD 48
+
+/**
+ * Adds master key `id` (1 or more; RT_KEY_BYTES bytes) to the core's keyring; the first key
+ * added seals from then on. Keys live in locked, guarded memory and are wiped when the core
+ * closes. Errors: RT_EINVAL (id 0, wrong length, id held with other bytes), RT_ETOOBIG (64 keys),
+ * RT_ENOMEM. Any thread.
+ */
+rt_status rt_key_add(rt_core *core, uint32_t id, const uint8_t *key, size_t len);
+
+/** Makes key `id` the one that seals from now on; payloads sealed under other held keys still
+ *  open (rotation). Errors: RT_ENOTFOUND (not held), RT_EINVAL. Any thread. */
+rt_status rt_key_use(rt_core *core, uint32_t id);
+
+/**
+ * Adds the keys in the file at `path`, one per line as `ID:HEX` (64 hex digits) or a lone `HEX`
+ * for key 1 (`#` comments and blank lines skipped); the highest id becomes current. Errors:
+ * RT_EIO (unreadable), RT_EPERM (others may read or write it: chmod 600), RT_EINVAL (bad
+ * text; nothing added). Any thread.
+ */
+rt_status rt_key_load_file(rt_core *core, const char *path);
+
+/** Adds the keys in environment variable `name`, in the key file's format. Errors: RT_ENOTFOUND
+ *  (not set), otherwise as rt_key_load_file. Any thread. */
+rt_status rt_key_load_env(rt_core *core, const char *name);
+
+/**
+ * Seals `len` bytes of `msg` with XChaCha20-Poly1305 under a subkey (crypto_kdf) of the current
+ * master key for `context` (a NUL-terminated name, up to 1024 bytes: what the payload is for),
+ * binding `ad_len` bytes of associated data `ad` (may be NULL with 0). *out gets len +
+ * RT_SEAL_OVERHEAD bytes (free with rt_bytes_free): format, key id, random nonce, ciphertext.
+ * Errors: RT_ESTATE (no key), RT_EINVAL, RT_ETOOBIG (over 256 MiB), RT_ENOMEM. Any thread.
+ */
+rt_status rt_seal(rt_core *core, const char *context, const uint8_t *ad, size_t ad_len, const uint8_t *msg,
+                  size_t len, rt_bytes *out);
+
+/**
+ * Opens what rt_seal sealed for the same `context` and `ad`, under whichever held key sealed it.
+ * Errors, with nothing written: RT_ECORRUPT (tampered with, cut short, or sealed for another
+ * context or associated data), RT_ENOTFOUND (sealed with a key not held), RT_EVERSION (unknown
+ * format), RT_EINVAL, RT_ENOMEM. Any thread.
+ */
+rt_status rt_open(rt_core *core, const char *context, const uint8_t *ad, size_t ad_len, const uint8_t *sealed,
+                  size_t len, rt_bytes *out);
+
+/** Fills `pk` and `sk` (RT_KEY_BYTES each) with a fresh X25519 key pair for sealed boxes.
+ *  Errors: RT_EINVAL (NULL). Any thread. */
+rt_status rt_box_keypair(uint8_t *pk, uint8_t *sk);
+
+/** Seals `len` bytes of `msg` to public key `pk` (libsodium's crypto_box_seal: anyone with `pk`
+ *  seals, only the key pair's holder opens); *out gets len + RT_BOX_OVERHEAD bytes. Errors:
+ *  RT_EINVAL (NULL, or not a valid key), RT_ETOOBIG, RT_ENOMEM. Any thread. */
+rt_status rt_box_seal(const uint8_t *pk, const uint8_t *msg, size_t len, rt_bytes *out);
+
+/** Opens a sealed box with the recipient's key pair. Errors: RT_ECORRUPT (tampered with, or
+ *  sealed to another key), RT_EINVAL, RT_ENOMEM. Any thread. */
+rt_status rt_box_open(const uint8_t *pk, const uint8_t *sk, const uint8_t *sealed, size_t len, rt_bytes *out);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

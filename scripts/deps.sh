@@ -28,14 +28,15 @@ if [[ ${1:-} == test ]]; then
   fi
 fi
 
-python_ok() { python3 -c 'import websockets, pytest' 2>/dev/null; }
+python_ok() { python3 -c 'import websockets, pytest, nacl' 2>/dev/null; }
 if [[ ${1:-} == test ]] && ! python_ok; then
-  # Real WebSocket clients for the endpoint tests: from PyPI when this Python has pip (a pyenv or
-  # venv Python), else Debian's packages for the system Python.
-  if python3 -m pip --version >/dev/null 2>&1 && python3 -m pip install -q websockets pytest 2>/dev/null; then
+  # Real WebSocket clients for the endpoint tests, and PyNaCl for the interoperability tests of
+  # sealed payloads: from PyPI when this Python has pip (a pyenv or venv Python), else Debian's
+  # packages for the system Python.
+  if python3 -m pip --version >/dev/null 2>&1 && python3 -m pip install -q websockets pytest pynacl 2>/dev/null; then
     :
   else
-    need+=(python3-websockets python3-pytest)
+    need+=(python3-websockets python3-pytest python3-nacl)
   fi
 fi
 

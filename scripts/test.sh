@@ -5,6 +5,7 @@
 #      again under ThreadSanitizer;
 #   2. the release librealtime.so as it ships, and its exported ABI against abi/realtime.symbols;
 #   3. the C ABI tests under AddressSanitizer + LeakSanitizer + UBSan, and again under valgrind;
+#      sealed payloads and boxes checked against PyNaCl through the shipped library;
 #   4. examples/c-host built through pkg-config and run, and the README's C example compiled;
 #   5. every fuzz target over its seed corpus plus a bounded number of mutations.
 # Ends with one "N passed, N failed" line; exits non-zero on any failure.
@@ -42,6 +43,13 @@ Tests/c/run.sh 2>&1 | tee "$c_log"
 c_passed=$(sed -n 's/^\([0-9]*\) passed, 0 failed$/\1/p' "$c_log" | tail -1)
 [[ -n $c_passed ]] || { echo "C tests did not report a passing run" >&2; exit 1; }
 
+echo "== Interoperability with PyNaCl (sealed payloads and boxes through the shipped library)"
+interop_log=$(mktemp)
+RT_LIB="$PWD/dist/lib/librealtime.so" python3 -m pytest Tests/interop -q -p no:cacheprovider 2>&1 | tee "$interop_log"
+interop_passed=$(sed -n 's/^\([0-9]*\) passed.*/\1/p' "$interop_log" | tail -1)
+[[ -n $interop_passed ]] || { echo "interoperability tests did not report a passing run" >&2; exit 1; }
+rm -f "$interop_log"
+
 echo "== examples/c-host"
 make -s -C examples/c-host clean
 PKG_CONFIG_PATH="$PWD/dist/lib/pkgconfig" make -s -C examples/c-host
@@ -71,4 +79,4 @@ for corpus in fuzz/corpus/*/; do
 done
 rm -rf "$fuzz_dir"
 
-echo "$((swift_passed + py_passed + c_passed + 2 + fuzz_passed)) passed, 0 failed"
+echo "$((swift_passed + py_passed + c_passed + interop_passed + 2 + fuzz_passed)) passed, 0 failed"

@@ -1,4 +1,5 @@
 import CRealtimeHeader
+import RealtimeCore
 
 #if canImport(Glibc)
   import Glibc
@@ -22,4 +23,17 @@ func makeBytes(_ text: String) -> rt_bytes? {
     data[utf8.count] = 0
     return rt_bytes(data: data, len: utf8.count)
   }
+}
+
+/// The caller's `len` bytes at `data`: NULL only with 0, and a size_t past Int.max (negative
+/// here) refused.
+func inputBytes(_ data: UnsafePointer<UInt8>?, _ length: Int, _ name: String) throws(RealtimeError)
+  -> UnsafeRawBufferPointer
+{
+  guard length >= 0 else {
+    throw RealtimeError(.invalidArgument, "\(name) length \(UInt(bitPattern: length)) is too large")
+  }
+  guard length > 0 else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+  guard let data else { throw RealtimeError(.invalidArgument, "\(name) is NULL") }
+  return UnsafeRawBufferPointer(start: data, count: length)
 }

@@ -16,25 +16,13 @@ private func chunkHash(_ raw: UnsafePointer<UInt8>?) throws(RealtimeError) -> Ch
   return hash
 }
 
-/// `len` bytes at `data`, checked: NULL only with 0, and a size_t past Int.max refused.
-private func buffer(_ data: UnsafePointer<UInt8>?, _ length: Int, _ name: String) throws(RealtimeError)
-  -> UnsafeRawBufferPointer
-{
-  guard length >= 0 else {
-    throw RealtimeError(.invalidArgument, "\(name) length \(UInt(bitPattern: length)) is too large")
-  }
-  guard length > 0 else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-  guard let data else { throw RealtimeError(.invalidArgument, "\(name) is NULL") }
-  return UnsafeRawBufferPointer(start: data, count: length)
-}
-
 @c @implementation public func rt_doc_file_write(_ doc: OpaquePointer?, _ data: UnsafePointer<UInt8>?, _ length: Int)
   -> rt_status
 {
   guard let doc else { return fail(nil, .invalidArgument, "doc is NULL") }
   let h = handle(doc)
   return status(h.corePointer) { () throws(RealtimeError) in
-    try h.document.writeFile(try buffer(data, length, "data"))
+    try h.document.writeFile(try inputBytes(data, length, "data"))
   }
 }
 
@@ -100,7 +88,7 @@ private func buffer(_ data: UnsafePointer<UInt8>?, _ length: Int, _ name: String
 ) -> rt_status {
   guard let coreHandle else { return fail(nil, .invalidArgument, "core is NULL") }
   return status(coreHandle) { () throws(RealtimeError) in
-    let bytes = try buffer(data, length, "data")
+    let bytes = try inputBytes(data, length, "data")
     try core(coreHandle).putChunk(Array(bytes), as: try chunkHash(hash))
   }
 }

@@ -15,6 +15,9 @@ public final class Core: @unchecked Sendable {
   let store: Store
   let engine: Engine
   let documents: DocumentHub
+  /// The master keys this core seals with (`Sealer`): add them from a key file, the
+  /// environment or the host before sealing.
+  public let keyring = Keyring()
   private let sink: LogSink
   private let lifecycle = Locked(Phase.stopped)
   /// The loop thread while running, read by calls that must not block it.

@@ -1,0 +1,196 @@
+/*
+ * test_security.c — master keys and sealed payloads through the C ABI: rt_seal/rt_open round
+ * trips; every flipped byte, another context or associated data, an unknown or rotated key
+ * refused with nothing returned; key files (format, permissions) and the environment; sealed
+ * boxes; bad arguments.
+ */
+#define _XOPEN_SOURCE 700 /* mkdtemp, nftw, setenv under -std=c99 */
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <realtime.h>
+
+#include "harness.h"
+#include "tempdir.h"
+#include "doc_support.h"
+
+static rt_bytes seal(rt_core *core, const char *context, const char *ad, const char *msg)
+{
+    rt_bytes out = {NULL, 0};
+    CHECK_EQ_INT(rt_seal(core, context, (const uint8_t *)ad, strlen(ad), (const uint8_t *)msg, strlen(msg), &out),
+                 RT_OK);
+    return out;
+}
+
+static rt_status open_sealed(rt_core *core, const char *context, const char *ad, const rt_bytes *sealed,
+                             rt_bytes *out)
+{
+    return rt_open(core, context, (const uint8_t *)ad, strlen(ad), sealed->data, sealed->len, out);
+}
+
+static void test_seal_round_trip_and_refusals(void)
+{
+    rt_core *core = open_core(NULL);
+    uint8_t key[RT_KEY_BYTES];
+    rt_bytes sealed = {NULL, 0}, out = {NULL, 0}, again = {NULL, 0};
+    size_t i;
+
+    memset(key, 0x42, sizeof key);
+    /* No key yet: nothing seals. */
+    CHECK_EQ_INT(rt_seal(core, "ctx", NULL, 0, (const uint8_t *)"x", 1, &out), RT_ESTATE);
+    CHECK_EQ_INT(rt_key_add(core, 1, key, sizeof key), RT_OK);
+    sealed = seal(core, "ctx", "row 1", "hello");
+    CHECK_EQ_INT(sealed.len, 5 + RT_SEAL_OVERHEAD);
+    CHECK_EQ_INT(open_sealed(core, "ctx", "row 1", &sealed, &out), RT_OK);
+    CHECK(out.len == 5 && memcmp(out.data, "hello", 5) == 0);
+    rt_bytes_free(&out);
+    again = seal(core, "ctx", "row 1", "hello");
+    CHECK(again.len == sealed.len && memcmp(again.data, sealed.data, sealed.len) != 0); /* fresh nonce */
+    rt_bytes_free(&again);
+
+    /* Every flipped byte is refused, and nothing comes back. */
+    for (i = 0; i < sealed.len; i++) {
+        rt_status rc;
+        sealed.data[i] ^= 0x10;
+        rc = open_sealed(core, "ctx", "row 1", &sealed, &out);
+        CHECK(rc == RT_ECORRUPT || rc == RT_ENOTFOUND || rc == RT_EVERSION);
+        CHECK(out.data == NULL && out.len == 0);
+        sealed.data[i] ^= 0x10;
+    }
+    /* Another context or associated data: another place. */
+    CHECK_EQ_INT(open_sealed(core, "ctx2", "row 1", &sealed, &out), RT_ECORRUPT);
+    CHECK_EQ_INT(open_sealed(core, "ctx", "row 2", &sealed, &out), RT_ECORRUPT);
+    CHECK(rt_core_errmsg(core)[0] != '\0');
+
+    /* Rotation: key 2 seals from now on, key 1's payloads still open. */
+    memset(key, 0x43, sizeof key);
+    CHECK_EQ_INT(rt_key_add(core, 2, key, sizeof key), RT_OK);
+    CHECK_EQ_INT(rt_key_use(core, 2), RT_OK);
+    again = seal(core, "ctx", "", "new");
+    CHECK(again.len > 5 && again.data[1] == 2);
+    CHECK_EQ_INT(open_sealed(core, "ctx", "row 1", &sealed, &out), RT_OK);
+    rt_bytes_free(&out);
+    CHECK_EQ_INT(rt_key_use(core, 9), RT_ENOTFOUND);
+    /* The same id with other bytes; id 0; a short key. */
+    CHECK_EQ_INT(rt_key_add(core, 2, (const uint8_t *)"0123456789abcdef0123456789abcdef", 32), RT_EINVAL);
+    CHECK_EQ_INT(rt_key_add(core, 0, key, sizeof key), RT_EINVAL);
+    CHECK_EQ_INT(rt_key_add(core, 3, key, 31), RT_EINVAL);
+    rt_bytes_free(&again);
+    rt_bytes_free(&sealed);
+
+    /* A payload sealed by another core's key 1 names a key this core holds, but not those bytes. */
+    {
+        rt_core *other = open_core(NULL);
+        rt_bytes foreign;
+        memset(key, 0x99, sizeof key);
+        CHECK_EQ_INT(rt_key_add(other, 1, key, sizeof key), RT_OK);
+        foreign = seal(other, "ctx", "", "theirs");
+        CHECK_EQ_INT(open_sealed(core, "ctx", "", &foreign, &out), RT_ECORRUPT);
+        memset(key, 0x98, sizeof key);
+        CHECK_EQ_INT(rt_key_add(other, 5, key, sizeof key), RT_OK);
+        CHECK_EQ_INT(rt_key_use(other, 5), RT_OK);
+        rt_bytes_free(&foreign);
+        foreign = seal(other, "ctx", "", "theirs");
+        CHECK_EQ_INT(open_sealed(core, "ctx", "", &foreign, &out), RT_ENOTFOUND);
+        rt_bytes_free(&foreign);
+        rt_core_close(&other);
+    }
+
+    /* Bad arguments. */
+    CHECK_EQ_INT(rt_seal(NULL, "ctx", NULL, 0, (const uint8_t *)"x", 1, &out), RT_EINVAL);
+    CHECK_EQ_INT(rt_seal(core, NULL, NULL, 0, (const uint8_t *)"x", 1, &out), RT_EINVAL);
+    CHECK_EQ_INT(rt_seal(core, "ctx", NULL, 3, (const uint8_t *)"x", 1, &out), RT_EINVAL);
+    CHECK_EQ_INT(rt_seal(core, "ctx", NULL, 0, NULL, 1, &out), RT_EINVAL);
+    CHECK_EQ_INT(rt_seal(core, "ctx", NULL, 0, (const uint8_t *)"x", 1, NULL), RT_EINVAL);
+    CHECK_EQ_INT(rt_open(core, "ctx", NULL, 0, (const uint8_t *)"short", 5, &out), RT_ECORRUPT);
+    CHECK_EQ_INT(rt_key_add(core, 4, NULL, 32), RT_EINVAL);
+    rt_core_close(&core);
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    CHECK(chmod(path, mode) == 0);
+}
+
+static void test_key_files_and_environment(void)
+{
+    char *dir = make_tempdir();
+    char path[512];
+    rt_core *core = open_core(NULL);
+    rt_bytes sealed = {NULL, 0};
+    const char *keys = "# rotated keys\n"
+                       "1:0000000000000000000000000000000000000000000000000000000000000001\n"
+                       "3:0000000000000000000000000000000000000000000000000000000000000003\n";
+
+    if (dir == NULL || core == NULL)
+        goto out;
+    snprintf(path, sizeof path, "%s/keys", dir);
+    write_file(path, keys, 0644);
+    CHECK_EQ_INT(rt_key_load_file(core, path), RT_EPERM);
+    CHECK_EQ_INT(rt_seal(core, "c", NULL, 0, (const uint8_t *)"x", 1, &sealed), RT_ESTATE); /* nothing added */
+    CHECK(chmod(path, 0600) == 0);
+    CHECK_EQ_INT(rt_key_load_file(core, path), RT_OK);
+    sealed = seal(core, "c", "", "x");
+    CHECK(sealed.len > 5 && sealed.data[1] == 3); /* the highest id is current */
+    rt_bytes_free(&sealed);
+    write_file(path, "1:abc\n", 0600);
+    CHECK_EQ_INT(rt_key_load_file(core, path), RT_EINVAL);
+    snprintf(path, sizeof path, "%s/missing", dir);
+    CHECK_EQ_INT(rt_key_load_file(core, path), RT_EIO);
+
+    CHECK(setenv("RT_TEST_MASTER_KEY", "5:0505050505050505050505050505050505050505050505050505050505050505", 1) == 0);
+    CHECK_EQ_INT(rt_key_load_env(core, "RT_TEST_MASTER_KEY"), RT_OK);
+    sealed = seal(core, "c", "", "x");
+    CHECK(sealed.len > 5 && sealed.data[1] == 5);
+    rt_bytes_free(&sealed);
+    CHECK_EQ_INT(rt_key_load_env(core, "RT_TEST_NO_SUCH_VARIABLE"), RT_ENOTFOUND);
+    CHECK_EQ_INT(rt_key_load_env(core, NULL), RT_EINVAL);
+out:
+    rt_core_close(&core);
+    if (dir != NULL)
+        remove_tempdir(dir);
+}
+
+static void test_sealed_boxes(void)
+{
+    uint8_t pk[RT_KEY_BYTES], sk[RT_KEY_BYTES], pk2[RT_KEY_BYTES], sk2[RT_KEY_BYTES];
+    rt_bytes sealed = {NULL, 0}, out = {NULL, 0};
+
+    CHECK_EQ_INT(rt_box_keypair(pk, sk), RT_OK);
+    CHECK_EQ_INT(rt_box_keypair(pk2, sk2), RT_OK);
+    CHECK_EQ_INT(rt_box_seal(pk, (const uint8_t *)"secret", 6, &sealed), RT_OK);
+    CHECK_EQ_INT(sealed.len, 6 + RT_BOX_OVERHEAD);
+    CHECK_EQ_INT(rt_box_open(pk, sk, sealed.data, sealed.len, &out), RT_OK);
+    CHECK(out.len == 6 && memcmp(out.data, "secret", 6) == 0);
+    rt_bytes_free(&out);
+    CHECK_EQ_INT(rt_box_open(pk2, sk2, sealed.data, sealed.len, &out), RT_ECORRUPT);
+    CHECK(out.data == NULL);
+    sealed.data[10] ^= 1;
+    CHECK_EQ_INT(rt_box_open(pk, sk, sealed.data, sealed.len, &out), RT_ECORRUPT);
+    CHECK_EQ_INT(rt_box_open(pk, sk, sealed.data, 10, &out), RT_ECORRUPT);
+    CHECK_EQ_INT(rt_box_keypair(NULL, sk), RT_EINVAL);
+    CHECK_EQ_INT(rt_box_seal(NULL, (const uint8_t *)"x", 1, &out), RT_EINVAL);
+    CHECK_EQ_INT(rt_box_open(pk, NULL, sealed.data, sealed.len, &out), RT_EINVAL);
+    rt_bytes_free(&sealed);
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    RUN(test_seal_round_trip_and_refusals);
+    RUN(test_key_files_and_environment);
+    RUN(test_sealed_boxes);
+    return harness_summary();
+}
