@@ -1038,6 +1038,19 @@ rt_status rt_seal(rt_core *core, const char *context, const uint8_t *ad, size_t 
 rt_status rt_open(rt_core *core, const char *context, const uint8_t *ad, size_t ad_len, const uint8_t *sealed,
                   size_t len, rt_bytes *out);
 
+/** rt_seal into the caller's buffer `out` of `cap` bytes, without allocating: needs cap >= len +
+ *  RT_SEAL_OVERHEAD; sets *written (may be NULL) to len + RT_SEAL_OVERHEAD. Errors: as rt_seal,
+ *  and RT_ETOOBIG when cap is too small (nothing written). Any thread. */
+rt_status rt_seal_into(rt_core *core, const char *context, const uint8_t *ad, size_t ad_len, const uint8_t *msg,
+                       size_t len, uint8_t *out, size_t cap, size_t *written);
+
+/** rt_open into the caller's buffer `out` of `cap` bytes, without allocating: needs cap >= len -
+ *  RT_SEAL_OVERHEAD; sets *written (may be NULL) to that. On any error the first bytes of `out`
+ *  that would have held the plaintext are zeroed. Errors: as rt_open, and RT_ETOOBIG when cap is
+ *  too small. Any thread. */
+rt_status rt_open_into(rt_core *core, const char *context, const uint8_t *ad, size_t ad_len, const uint8_t *sealed,
+                       size_t len, uint8_t *out, size_t cap, size_t *written);
+
 /** Fills `pk` and `sk` (RT_KEY_BYTES each) with a fresh X25519 key pair for sealed boxes.
  *  Errors: RT_EINVAL (NULL). Any thread. */
 rt_status rt_box_keypair(uint8_t *pk, uint8_t *sk);

@@ -102,6 +102,29 @@ static void test_seal_round_trip_and_refusals(void)
         rt_core_close(&other);
     }
 
+    /* Into the caller's buffer: the same format, and a buffer too small writes nothing. */
+    {
+        uint8_t box[64], plain[16];
+        size_t n = 99;
+        memset(box, 0xEE, sizeof box);
+        CHECK_EQ_INT(rt_seal_into(core, "ctx", NULL, 0, (const uint8_t *)"abc", 3, box, 3 + RT_SEAL_OVERHEAD - 1, &n),
+                     RT_ETOOBIG);
+        CHECK(n == 0 && box[0] == 0xEE);
+        CHECK_EQ_INT(rt_seal_into(core, "ctx", NULL, 0, (const uint8_t *)"abc", 3, box, sizeof box, &n), RT_OK);
+        CHECK_EQ_INT(n, 3 + RT_SEAL_OVERHEAD);
+        CHECK_EQ_INT(rt_open(core, "ctx", NULL, 0, box, n, &out), RT_OK);
+        CHECK(out.len == 3 && memcmp(out.data, "abc", 3) == 0);
+        rt_bytes_free(&out);
+        CHECK_EQ_INT(rt_open_into(core, "ctx", NULL, 0, box, n, plain, 2, NULL), RT_ETOOBIG);
+        CHECK_EQ_INT(rt_open_into(core, "ctx", NULL, 0, box, n, plain, sizeof plain, &n), RT_OK);
+        CHECK(n == 3 && memcmp(plain, "abc", 3) == 0);
+        box[20] ^= 1;
+        memset(plain, 0x55, sizeof plain);
+        CHECK_EQ_INT(rt_open_into(core, "ctx", NULL, 0, box, 3 + RT_SEAL_OVERHEAD, plain, sizeof plain, &n), RT_ECORRUPT);
+        CHECK(n == 0 && plain[0] == 0 && plain[1] == 0 && plain[2] == 0); /* no unverified plaintext left */
+        CHECK_EQ_INT(rt_seal_into(core, "ctx", NULL, 0, (const uint8_t *)"abc", 3, NULL, 64, &n), RT_EINVAL);
+    }
+
     /* Bad arguments. */
     CHECK_EQ_INT(rt_seal(NULL, "ctx", NULL, 0, (const uint8_t *)"x", 1, &out), RT_EINVAL);
     CHECK_EQ_INT(rt_seal(core, NULL, NULL, 0, (const uint8_t *)"x", 1, &out), RT_EINVAL);

@@ -14,6 +14,8 @@ public final class Keyring: @unchecked Sendable {
     var keys: [UInt32: SecretKey] = [:]
     var current: UInt32?
     var subkeys: [SubkeyName: SecretKey] = [:]
+    /// The subkey used last.
+    var last: (id: UInt32, purpose: SealPurpose, name: [UInt8], key: SecretKey)?
   }
 
   struct SubkeyName: Hashable {
@@ -67,6 +69,7 @@ public final class Keyring: @unchecked Sendable {
       guard s.current != id else { throw RealtimeError(.state, "key \(id) is current; use another first") }
       s.keys[id] = nil
       s.subkeys = s.subkeys.filter { $0.key.keyID != id }
+      if s.last?.id == id { s.last = nil }
     }
   }
 
@@ -81,22 +84,35 @@ public final class Keyring: @unchecked Sendable {
 
   /// Runs `body` with the subkey of `purpose` and `name` under master key `keyID` (nil: the
   /// current one) and that key's id. Throws `.notFound` for a key not held, `.state` with no key.
+  /// The last subkey used is checked first, by comparing bytes, so a caller sealing for one
+  /// place after another pays no hashing or allocation.
   func withSubkey<R>(
-    _ purpose: SealPurpose, _ name: some Collection<UInt8>, keyID: UInt32?,
+    _ purpose: SealPurpose, _ name: UnsafeRawBufferPointer, keyID: UInt32?,
     _ body: (UInt32, UnsafePointer<UInt8>) throws(RealtimeError) -> R
   ) throws(RealtimeError) -> R {
     let subkey = try state.withLock { s throws(RealtimeError) -> (UInt32, SecretKey) in
       guard let id = keyID ?? s.current else {
         throw RealtimeError(.state, "no key to seal with: add one (key file, environment or rt_key_add)")
       }
+      if let last = s.last, last.id == id, last.purpose == purpose,
+        last.name.withUnsafeBytes({ $0.elementsEqual(name) })
+      {
+        return (id, last.key)
+      }
       guard let master = s.keys[id] else { throw RealtimeError(.notFound, "sealed with key \(id), which is not held") }
       let slot = SubkeyName(keyID: id, purpose: purpose, name: Array(name))
-      if let cached = s.subkeys[slot] { return (id, cached) }
-      guard let derived = SecretKey(filling: { Self.derive($0, master: master, purpose: purpose, name: slot.name) })
-      else { throw RealtimeError(.noMemory, "no guarded memory for a key") }
-      if s.subkeys.count >= Self.maxCachedSubkeys { s.subkeys = [:] }
-      s.subkeys[slot] = derived
-      return (id, derived)
+      let key: SecretKey
+      if let cached = s.subkeys[slot] {
+        key = cached
+      } else {
+        guard let derived = SecretKey(filling: { Self.derive($0, master: master, purpose: purpose, name: slot.name) })
+        else { throw RealtimeError(.noMemory, "no guarded memory for a key") }
+        if s.subkeys.count >= Self.maxCachedSubkeys { s.subkeys = [:] }
+        s.subkeys[slot] = derived
+        key = derived
+      }
+      s.last = (id, purpose, slot.name, key)
+      return (id, key)
     }
     return try body(subkey.0, subkey.1.bytes)
   }

@@ -27,24 +27,49 @@ public enum Sealer {
     extra: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0), keyring: Keyring,
     into out: inout [UInt8]
   ) throws(RealtimeError) {
+    let nameBytes = Array(name)
+    let start = out.count
+    out.append(contentsOf: repeatElement(0, count: plaintext.count + overhead))
+    let result = nameBytes.withUnsafeBytes { name in
+      out.withUnsafeMutableBytes { buffer in
+        Result { () throws(RealtimeError) in
+          try seal(
+            plaintext, purpose: purpose, name: name, position: position, extra: extra, keyring: keyring,
+            to: UnsafeMutableRawBufferPointer(rebasing: buffer[start...]))
+        }
+      }
+    }
+    if case .failure(let error) = result {
+      out.removeSubrange(start...)
+      throw error
+    }
+  }
+
+  /// Seals `plaintext` into `out`, which must hold exactly `plaintext.count + overhead` bytes:
+  /// the form without allocation, for callers that own the output buffer.
+  public static func seal(
+    _ plaintext: UnsafeRawBufferPointer, purpose: SealPurpose, name: UnsafeRawBufferPointer, position: UInt64,
+    extra: UnsafeRawBufferPointer, keyring: Keyring, to out: UnsafeMutableRawBufferPointer
+  ) throws(RealtimeError) {
     guard plaintext.count <= maxPlaintext else {
       throw RealtimeError(.tooLarge, "a payload of \(plaintext.count) bytes exceeds \(maxPlaintext) to seal")
     }
-    try checkName(name)
+    guard out.count == plaintext.count + overhead, let base = out.baseAddress?.assumingMemoryBound(to: UInt8.self)
+    else { throw RealtimeError(.invalidArgument, "the output must hold the payload plus \(overhead) bytes") }
+    try checkName(name.count)
     try keyring.withSubkey(purpose, name, keyID: nil) { keyID, key throws(RealtimeError) in
-      let ad = associatedData(keyID: keyID, purpose: purpose, name: name, position: position, extra: extra)
-      let start = out.count
-      out.append(version)
-      withUnsafeBytes(of: keyID.littleEndian) { out.append(contentsOf: $0) }
-      out.append(contentsOf: repeatElement(0, count: 24 + plaintext.count + tagBytes))
-      out.withUnsafeMutableBufferPointer { buffer in
-        guard let base = buffer.baseAddress else { return }
-        let nonce = base + start + 5
-        randombytes_buf(nonce, 24)
+      base[0] = version
+      withUnsafeBytes(of: keyID.littleEndian) {
+        UnsafeMutableRawPointer(base + 1).copyMemory(from: $0.baseAddress!, byteCount: 4)
+      }
+      let nonce = base + 5
+      randombytes_buf(nonce, 24)
+      withAssociatedData(keyID: keyID, purpose: purpose, name: name, position: position, extra: extra) { ad in
         var written: UInt64 = 0
         _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
           nonce + 24, &written, plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self),
-          UInt64(plaintext.count), ad, UInt64(ad.count), nil, nonce, key)
+          UInt64(plaintext.count), ad.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(ad.count), nil, nonce,
+          key)
       }
     }
   }
@@ -58,6 +83,27 @@ public enum Sealer {
     extra: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0), keyring: Keyring,
     into out: inout [UInt8]
   ) throws(RealtimeError) {
+    let length = try plaintextLength(sealed)
+    let nameBytes = Array(name)
+    let start = out.count
+    out.append(contentsOf: repeatElement(0, count: length))
+    let result = nameBytes.withUnsafeBytes { name in
+      out.withUnsafeMutableBytes { buffer in
+        Result { () throws(RealtimeError) in
+          try open(
+            sealed, purpose: purpose, name: name, position: position, extra: extra, keyring: keyring,
+            to: UnsafeMutableRawBufferPointer(rebasing: buffer[start...]))
+        }
+      }
+    }
+    if case .failure(let error) = result {
+      out.removeSubrange(start...)
+      throw error
+    }
+  }
+
+  /// The plaintext length of `sealed`, checking its size and format first.
+  public static func plaintextLength(_ sealed: UnsafeRawBufferPointer) throws(RealtimeError) -> Int {
     guard sealed.count >= overhead else {
       throw RealtimeError(.corrupt, "a sealed payload has at least \(overhead) bytes; this one has \(sealed.count)")
     }
@@ -67,47 +113,72 @@ public enum Sealer {
     guard sealed.count - overhead <= maxPlaintext else {
       throw RealtimeError(.tooLarge, "a sealed payload of \(sealed.count) bytes exceeds the limit")
     }
-    try checkName(name)
+    return sealed.count - overhead
+  }
+
+  /// Opens `sealed` into `out`, which must hold exactly `plaintextLength(sealed)` bytes; on a
+  /// refusal `out` is zeroed, so no unverified plaintext is left in it.
+  public static func open(
+    _ sealed: UnsafeRawBufferPointer, purpose: SealPurpose, name: UnsafeRawBufferPointer, position: UInt64,
+    extra: UnsafeRawBufferPointer, keyring: Keyring, to out: UnsafeMutableRawBufferPointer
+  ) throws(RealtimeError) {
+    let length = try plaintextLength(sealed)
+    guard out.count == length, let source = sealed.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
+      throw RealtimeError(.invalidArgument, "the output must hold the sealed payload less \(overhead) bytes")
+    }
+    try checkName(name.count)
     let keyID = UInt32(littleEndian: sealed.loadUnaligned(fromByteOffset: 1, as: UInt32.self))
     try keyring.withSubkey(purpose, name, keyID: keyID) { keyID, key throws(RealtimeError) in
-      let ad = associatedData(keyID: keyID, purpose: purpose, name: name, position: position, extra: extra)
-      let length = sealed.count - overhead
-      let start = out.count
-      out.append(contentsOf: repeatElement(0, count: length))
-      let opened = out.withUnsafeMutableBufferPointer { buffer -> Bool in
-        guard let source = sealed.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return false }
+      let opened = withAssociatedData(keyID: keyID, purpose: purpose, name: name, position: position, extra: extra) {
+        ad -> Bool in
         var written: UInt64 = 0
         return crypto_aead_xchacha20poly1305_ietf_decrypt(
-          buffer.baseAddress.map { $0 + start }, &written, nil, source + headerBytes,
-          UInt64(length + tagBytes), ad, UInt64(ad.count), source + 5, key) == 0
+          out.baseAddress?.assumingMemoryBound(to: UInt8.self), &written, nil, source + headerBytes,
+          UInt64(length + tagBytes), ad.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(ad.count),
+          source + 5, key) == 0
       }
       guard opened else {
-        out.removeSubrange(start...)
+        if let base = out.baseAddress { sodium_memzero(base, out.count) }
         throw RealtimeError(.corrupt, "the sealed payload does not open: tampered with, or sealed for another place")
       }
     }
   }
 
-  private static func checkName(_ name: some Collection<UInt8>) throws(RealtimeError) {
-    guard name.count <= maxName else {
-      throw RealtimeError(.invalidArgument, "a seal name of \(name.count) bytes exceeds \(maxName)")
+  private static func checkName(_ count: Int) throws(RealtimeError) {
+    guard count <= maxName else {
+      throw RealtimeError(.invalidArgument, "a seal name of \(count) bytes exceeds \(maxName)")
     }
   }
 
-  static func associatedData(
-    keyID: UInt32, purpose: SealPurpose, name: some Collection<UInt8>, position: UInt64,
-    extra: UnsafeRawBufferPointer
-  ) -> [UInt8] {
-    var ad: [UInt8] = []
-    ad.reserveCapacity(6 + 1 + 4 + 1 + 4 + name.count + 8 + extra.count)
-    ad.append(contentsOf: "rtseal".utf8)
-    ad.append(version)
-    withUnsafeBytes(of: keyID.littleEndian) { ad.append(contentsOf: $0) }
-    ad.append(purpose.rawValue)
-    withUnsafeBytes(of: UInt32(name.count).littleEndian) { ad.append(contentsOf: $0) }
-    ad.append(contentsOf: name)
-    withUnsafeBytes(of: position.littleEndian) { ad.append(contentsOf: $0) }
-    ad.append(contentsOf: extra)
-    return ad
+  /// Runs `body` with the associated data laid out on the stack (a heap buffer past 2 KiB).
+  static func withAssociatedData<R>(
+    keyID: UInt32, purpose: SealPurpose, name: UnsafeRawBufferPointer, position: UInt64,
+    extra: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R
+  ) -> R {
+    let count = 6 + 1 + 4 + 1 + 4 + name.count + 8 + extra.count
+    return withUnsafeTemporaryAllocation(byteCount: count, alignment: 1) { ad in
+      var at = 0
+      func put(_ bytes: UnsafeRawBufferPointer) {
+        if let source = bytes.baseAddress, bytes.count > 0 {
+          (ad.baseAddress! + at).copyMemory(from: source, byteCount: bytes.count)
+        }
+        at += bytes.count
+      }
+      ad[0] = 0x72  // "rtseal"
+      ad[1] = 0x74
+      ad[2] = 0x73
+      ad[3] = 0x65
+      ad[4] = 0x61
+      ad[5] = 0x6C
+      ad[6] = version
+      at = 7
+      withUnsafeBytes(of: keyID.littleEndian) { put($0) }
+      withUnsafeBytes(of: purpose.rawValue) { put($0) }
+      withUnsafeBytes(of: UInt32(name.count).littleEndian) { put($0) }
+      put(name)
+      withUnsafeBytes(of: position.littleEndian) { put($0) }
+      put(extra)
+      return body(UnsafeRawBufferPointer(ad))
+    }
   }
 }
