@@ -1064,6 +1064,31 @@ rt_status rt_box_seal(const uint8_t *pk, const uint8_t *msg, size_t len, rt_byte
  *  sealed to another key), RT_EINVAL, RT_ENOMEM. Any thread. */
 rt_status rt_box_open(const uint8_t *pk, const uint8_t *sk, const uint8_t *sealed, size_t len, rt_bytes *out);
 
+/* Passwords: Argon2id (crypto_pwhash_str), bounded concurrency. */
+
+/**
+ * Hashes `len` bytes of password `pw` (at most 4096) with Argon2id and a fresh salt; *out gets the
+ * encoded hash, a NUL-terminated string of at most 127 bytes that carries its own parameters
+ * (store it as is). Blocks the calling thread for the hash, and while the core's cap of
+ * concurrent hashes (2 by default) is reached, so logins cannot exhaust memory: call it from the
+ * host's worker threads, never from a loop. Errors: RT_ETOOBIG, RT_ENOMEM, RT_EINVAL. Any thread.
+ */
+rt_status rt_password_hash(rt_core *core, const char *pw, size_t len, rt_bytes *out);
+
+/**
+ * Checks password `pw` against `hash` (from rt_password_hash). Sets *matches to 1 or 0 (a hash
+ * that is not Argon2id does not match), and *needs_rehash (may be NULL) to 1 when it matched but
+ * was made under other limits than the core's: hash the password again and store the new hash.
+ * Blocks as rt_password_hash. Errors: RT_ETOOBIG, RT_EINVAL. Any thread.
+ */
+rt_status rt_password_verify(rt_core *core, const char *hash, const char *pw, size_t len, int *matches,
+                             int *needs_rehash);
+
+/** Sets the Argon2id limits (passes, bytes of memory; at least libsodium's minimums) and how many
+ *  hashes may run at once (1 to 64). Default: libsodium's interactive limits (2 passes, 64 MiB),
+ *  2 at once. Errors: RT_EINVAL. Any thread. */
+rt_status rt_password_configure(rt_core *core, uint64_t ops, size_t mem_bytes, int max_concurrent);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

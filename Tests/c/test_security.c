@@ -209,11 +209,55 @@ static void test_sealed_boxes(void)
     rt_bytes_free(&sealed);
 }
 
+static void test_passwords(void)
+{
+    rt_core *core = open_core(NULL);
+    rt_bytes hash = {NULL, 0}, cheap = {NULL, 0};
+    int matches = 9, rehash = 9;
+
+    if (core == NULL)
+        return;
+    /* The cheapest limits Argon2id takes, so the test is quick. */
+    CHECK_EQ_INT(rt_password_configure(core, 1, 8192, 2), RT_OK);
+    CHECK_EQ_INT(rt_password_hash(core, "hunter2", 7, &hash), RT_OK);
+    CHECK(hash.data != NULL && strncmp((const char *)hash.data, "$argon2id$", 10) == 0);
+    CHECK(hash.data != NULL && hash.data[hash.len] == '\0' && strlen((const char *)hash.data) == hash.len);
+    CHECK_EQ_INT(rt_password_verify(core, (const char *)hash.data, "hunter2", 7, &matches, &rehash), RT_OK);
+    CHECK(matches == 1 && rehash == 0);
+    CHECK_EQ_INT(rt_password_verify(core, (const char *)hash.data, "hunter3", 7, &matches, &rehash), RT_OK);
+    CHECK(matches == 0 && rehash == 0);
+    CHECK_EQ_INT(rt_password_verify(core, "not a hash", "hunter2", 7, &matches, NULL), RT_OK);
+    CHECK_EQ_INT(matches, 0);
+    /* Stronger limits: the old hash still verifies, and asks to be replaced. */
+    CHECK_EQ_INT(rt_password_configure(core, 2, 16384, 1), RT_OK);
+    CHECK_EQ_INT(rt_password_verify(core, (const char *)hash.data, "hunter2", 7, &matches, &rehash), RT_OK);
+    CHECK(matches == 1 && rehash == 1);
+    CHECK_EQ_INT(rt_password_hash(core, "hunter2", 7, &cheap), RT_OK);
+    CHECK_EQ_INT(rt_password_verify(core, (const char *)cheap.data, "hunter2", 7, &matches, &rehash), RT_OK);
+    CHECK(matches == 1 && rehash == 0);
+    /* Bad arguments. */
+    CHECK_EQ_INT(rt_password_configure(core, 0, 8192, 1), RT_EINVAL);
+    CHECK_EQ_INT(rt_password_configure(core, 1, 8192, 0), RT_EINVAL);
+    CHECK_EQ_INT(rt_password_hash(core, NULL, 3, &hash), RT_EINVAL);
+    CHECK(hash.data == NULL);
+    CHECK_EQ_INT(rt_password_verify(core, NULL, "x", 1, &matches, NULL), RT_EINVAL);
+    CHECK_EQ_INT(rt_password_verify(core, "x", "x", 1, NULL, NULL), RT_EINVAL);
+    {
+        static char huge[4097];
+        memset(huge, 'a', sizeof huge);
+        CHECK_EQ_INT(rt_password_hash(core, huge, sizeof huge, &hash), RT_ETOOBIG);
+    }
+    rt_bytes_free(&hash);
+    rt_bytes_free(&cheap);
+    rt_core_close(&core);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     RUN(test_seal_round_trip_and_refusals);
     RUN(test_key_files_and_environment);
     RUN(test_sealed_boxes);
+    RUN(test_passwords);
     return harness_summary();
 }

@@ -18,6 +18,7 @@ public final class Core: @unchecked Sendable {
   /// The master keys this core seals with (`Sealer`): add them from a key file, the
   /// environment or the host before sealing.
   public let keyring = Keyring()
+  private let hasher: Locked<PasswordHasher>
   private let sink: LogSink
   private let lifecycle = Locked(Phase.stopped)
   /// The loop thread while running, read by calls that must not block it.
@@ -30,6 +31,7 @@ public final class Core: @unchecked Sendable {
       path: config.databasePath, durability: config.durability, groupCommit: config.groupCommit,
       log: sink)
     engine = Engine(store: store, log: sink)
+    hasher = Locked(try PasswordHasher())
     documents = DocumentHub(store: store, engine: engine)
     engine.documents = documents
     sink(
@@ -241,5 +243,17 @@ public final class Core: @unchecked Sendable {
     case .running: throw RealtimeError(.state, "the core is already running")
     case .closed: throw RealtimeError(.closed, "the core is closed")
     }
+  }
+}
+
+extension Core {
+  /// The password hasher (Argon2id, interactive limits, 2 at once unless configured).
+  public var passwords: PasswordHasher { hasher.withLock { $0 } }
+
+  /// Replaces the password hasher's limits and concurrency cap; hashes made before verify as
+  /// before and report `needsRehash` when their limits differ. Any thread.
+  public func configurePasswords(limits: PasswordHasher.Limits, maxConcurrent: Int) throws(RealtimeError) {
+    let replacement = try PasswordHasher(limits: limits, maxConcurrent: maxConcurrent)
+    hasher.withLock { $0 = replacement }
   }
 }
