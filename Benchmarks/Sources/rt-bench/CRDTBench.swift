@@ -16,17 +16,17 @@ extension RTBench {
     var wall: UInt64 = 1_795_000_000_000
     for n in 0..<tasks {
       var base = TaskRecord(id: "task-\(n)")
-      base.set(.title("Task number \(n)"), by: &ada, wallMs: wall)
-      base.set(.status("todo"), by: &ada, wallMs: wall)
+      try base.set(.title("Task number \(n)"), by: &ada, wallMs: wall)
+      try base.set(.status("todo"), by: &ada, wallMs: wall)
       base.insert("ada", into: .assignees, by: ada)
       var a = base
       var b = base
       for k in 0..<5 {
         wall += 1
-        a.set(.status(k % 2 == 0 ? "doing" : "review"), by: &ada, wallMs: wall)
+        try a.set(.status(k % 2 == 0 ? "doing" : "review"), by: &ada, wallMs: wall)
         a.insert("tag-\(k)", into: .tags, by: ada)
-        b.set(.priority(Int64(k)), by: &bob, wallMs: wall)
-        b.set(.description("Notes \(k) on task \(n)"), by: &bob, wallMs: wall)
+        try b.set(.priority(Int64(k)), by: &bob, wallMs: wall)
+        try b.set(.description("Notes \(k) on task \(n)"), by: &bob, wallMs: wall)
         b.insert("bob", into: .assignees, by: bob)
       }
       mine.append(a)
