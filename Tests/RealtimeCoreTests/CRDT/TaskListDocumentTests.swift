@@ -29,6 +29,8 @@ extension TaskListReplica {
       sum += size
     }
     guard sum == entryBytes else { return "entry bytes \(entryBytes), tasks take \(sum)" }
+    let characters = tasks.values.reduce(0) { $0 + $1.record.textCharacters }
+    guard characters == textCharacters else { return "text characters \(textCharacters), tasks hold \(characters)" }
     guard heldBytes == held.values.reduce(0, { $0 + $1.bytes.count }),
       heldTasks == held.values.reduce(0, { $0 + $1.update.entries.count })
     else { return "held sums are stale" }
