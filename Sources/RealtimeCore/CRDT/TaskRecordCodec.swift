@@ -148,8 +148,8 @@ extension ByteWriter {
 /// The pieces of a task record, checked against its version vector.
 extension ByteReader {
   /// A text field (`TaskText`): no bytes for an empty one, else a text snapshot, or in a commit
-  /// a text update; within the field's limit of characters, and, for an update or a state,
-  /// holding something. Its bytes are what the field re-encodes to, or the record's canonical
+  /// a text update; within the field's limit of characters, holding something, and in a state
+  /// exactly what integrating its characters gives. Its bytes are what the field re-encodes to, or the record's canonical
   /// check refuses them (a commit's text update is taken as it came).
   mutating func text(_ form: TaskRecord.WireForm, at range: inout Range<Int>) throws(RealtimeError) -> TaskText {
     let start = at
@@ -183,7 +183,14 @@ extension ByteReader {
         throw fault("a text field of more than \(max) characters")
       }
       guard state.sequence.characters > 0 || !state.pending.isEmpty else { throw fault("an empty text snapshot") }
-      guard form == .commit || !state.wouldIntegrate() else { throw fault("text waiting for what is here") }
+      if form == .state {
+        // A state holds what integrating its own characters by YATA's rule gives, in its
+        // canonical encoding: characters in another order, origins that wait for each other,
+        // waiting runs that could integrate, or flags that re-encode otherwise are refused.
+        var probe = TaskText()
+        try probe.merge(TaskText(state: state))
+        guard probe.encoded() == raw else { throw fault("a text snapshot that is not its characters' integration") }
+      }
       return TaskText(state: state)
     default:
       throw fault("a text field that is neither a text snapshot nor, in a commit, a text update")

@@ -53,15 +53,6 @@ struct TextReplica {
     return n
   }
 
-  /// Whether integrating what waits would change anything: never in a state a replica keeps,
-  /// which integrates whatever it can at once.
-  func wouldIntegrate() -> Bool {
-    guard !pending.isEmpty else { return false }
-    var probe = self
-    probe.drain()
-    return probe.pending.encoded() != pending.encoded()
-  }
-
   // MARK: Local edits
 
   /// Inserts `text` at `position`, counted in Unicode scalars (clamped to the text). Throws
@@ -311,7 +302,12 @@ struct TextReplica {
   mutating func drain() {
     if !pending.runs.isEmpty {
       var runs = pending.runs
-      runs.sort { ($0.replica, $0.clock) < ($1.replica, $1.clock) }
+      // Runs with content first among runs of the same characters, so the one kept of
+      // duplicates below does not depend on the order they came in.
+      runs.sort {
+        ($0.replica, $0.clock, $0.length, $0.content == nil ? 1 : 0)
+          < ($1.replica, $1.clock, $1.length, $1.content == nil ? 1 : 0)
+      }
       var groups: [Range<Int>] = []
       var start = 0
       for i in 1...runs.count where i == runs.count || runs[i].replica != runs[start].replica {
@@ -350,7 +346,11 @@ struct TextReplica {
       }
       var left = TextUpdate()
       for g in groups.indices {
+        var last: (clock: Int, length: Int)?
         for run in runs[heads[g]..<groups[g].upperBound] {
+          // The same characters twice (an update applied twice while it waits) wait once.
+          if let last, last == (run.clock, run.length) { continue }
+          last = (run.clock, run.length)
           var kept = run
           if let content = run.content {
             kept.content = left.scalars.count..<(left.scalars.count + content.count)
@@ -376,7 +376,14 @@ struct TextReplica {
           waiting.append(TextUpdate.Deletion(replica: d.replica, clock: from, length: d.clock + d.length - from))
         }
       }
-      pending.deletions = waiting
+      // In one order, each once: what waits is the same whatever order it came in.
+      waiting.sort { ($0.replica, $0.clock, $0.length) < ($1.replica, $1.clock, $1.length) }
+      var unique: [TextUpdate.Deletion] = []
+      for d in waiting
+      where unique.last.map({ ($0.replica, $0.clock, $0.length) != (d.replica, d.clock, d.length) }) ?? true {
+        unique.append(d)
+      }
+      pending.deletions = unique
     }
   }
 }
