@@ -56,7 +56,7 @@ public struct TaskText: Sendable {
   /// The field's replica, bound to `replica` for an edit.
   private mutating func editable(by replica: ReplicaID) -> TextReplica {
     var s = state ?? TextReplica(replica: replica, sequence: TextSequence())
-    state = nil  // unique, so the edit does not copy the sequence
+    state = nil  // unique here, so the edit copies the sequence only if another copy holds it
     s.rebind(to: replica)
     return s
   }

@@ -162,8 +162,8 @@ struct TaskListReplica {
   private mutating func edit(
     _ key: [UInt8], _ id: String, _ change: (inout TaskRecord, inout ReplicaClock) throws(RealtimeError) -> Void
   ) throws(RealtimeError) {
-    // Taken out while it changes, so that a text field's sequence is edited in place, not copied;
-    // put back as it was if the change is refused.
+    // Taken out while it changes, and put back as it was if the change is refused. (Keeping the
+    // old state for that means an edit of a text field copies the field's sequence.)
     let old = tasks.removeValue(forKey: key)
     defer { if tasks[key] == nil, let old { tasks[key] = old } }
     // Only a forged snapshot gets a counter of this replica this far; its next would overflow.
