@@ -863,10 +863,13 @@ rt_status rt_doc_apply(rt_doc *doc, const uint8_t *update, size_t len);
  *  RT_EINVAL, RT_ENOMEM. Any thread. */
 rt_status rt_doc_snapshot(rt_doc *doc, rt_bytes *out);
 
-/* Task lists (RT_DOC_TASKS): records merged field by field; concurrent writes to one field stay
- * visible as a conflict until set again; assignees and tags are add-wins sets. */
+/* Task lists (RT_DOC_TASKS): records merged field by field. The title and the description are
+ * text, merged character by character like a text document (concurrent edits of one description
+ * both survive); concurrent writes to another single-value field stay visible as a conflict until
+ * set again; assignees and tags are add-wins sets. */
 
-/** Single-value task fields (rt_doc_task_set). */
+/** Single-value task fields (rt_doc_task_set). RT_TASK_TITLE and RT_TASK_DESCRIPTION are text
+ *  fields (also rt_doc_task_text_insert, rt_doc_task_text_delete). */
 #define RT_TASK_TITLE 1
 #define RT_TASK_DESCRIPTION 2
 #define RT_TASK_STATUS 3
@@ -887,10 +890,31 @@ rt_status rt_doc_snapshot(rt_doc *doc, rt_bytes *out);
 /**
  * Sets `field` of task `task` (1 to 256 bytes of UTF-8, no NUL; created if missing) to `len`
  * bytes of `value` (UTF-8 text up to 64 KiB unless the field says otherwise), in the open
- * transaction, stamped with the wall clock. Errors: RT_EINVAL (bad task, field or value, not a
- * task list), RT_ETOOBIG (100,000 tasks). Any thread.
+ * transaction, stamped with the wall clock. For RT_TASK_TITLE and RT_TASK_DESCRIPTION it replaces
+ * the text: what differs between the text here and `value` (past their common start and end) is
+ * deleted and the rest of `value` inserted, so setting the same text changes nothing, and a
+ * concurrent set or edit elsewhere keeps its own insertion beside this one (two devices that set
+ * "a" and "b" end with both, as "ab" or "ba"). Errors: RT_EINVAL (bad task, field or value, not a
+ * task list), RT_ETOOBIG (100,000 tasks; a text field's limit). Any thread.
  */
 rt_status rt_doc_task_set(rt_doc *doc, const char *task, int field, const uint8_t *value, size_t len);
+
+/**
+ * Inserts `len` bytes of UTF-8 `text` into the text field `field` (RT_TASK_TITLE or
+ * RT_TASK_DESCRIPTION) of task `task` (created if missing) at `pos` (Unicode scalars, or UTF-16
+ * code units with RT_DOC_UTF16; clamped to the text), in the open transaction. Inserting nothing
+ * changes nothing. Errors: RT_EINVAL (bad task, field or text, not a task list), RT_ETOOBIG
+ * (1,048,576 characters in the field, deleted ones included; 100,000 tasks). Any thread.
+ */
+rt_status rt_doc_task_text_insert(rt_doc *doc, const char *task, int field, uint64_t pos, const char *text,
+                                  size_t len, unsigned flags);
+
+/** Deletes `len` characters of the text field `field` of task `task` from `pos` (units as in
+ *  rt_doc_task_text_insert; clamped; with RT_DOC_UTF16 a surrogate pair cut in two is deleted
+ *  whole). No error when the task or the characters are not there. Errors: RT_EINVAL. Any
+ *  thread. */
+rt_status rt_doc_task_text_delete(rt_doc *doc, const char *task, int field, uint64_t pos, uint64_t len,
+                                  unsigned flags);
 
 /** Adds `element` (NUL-terminated UTF-8, 1 to 64 KiB) to the set `set` of `task` (created if
  *  missing). Errors: as rt_doc_task_set. Any thread. */
@@ -902,8 +926,9 @@ rt_status rt_doc_task_remove(rt_doc *doc, const char *task, int set, const char 
 
 /**
  * Copies task `task` as one JSON object to *out: {"id","title","description","status",
- * "category","priority","due","position","deleted","assignees","tags"}, each single-value field
- * an array of its live values, last writer first (two or more: a conflict), positions as hex.
+ * "category","priority","due","position","deleted","assignees","tags"}, the title and the
+ * description strings (their merged text), each other single-value field an array of its live
+ * values, last writer first (two or more: a conflict), positions as hex.
  * Errors: RT_EINVAL, RT_ENOTFOUND (no such task), RT_ENOMEM. Any thread.
  */
 rt_status rt_doc_task_get(rt_doc *doc, const char *task, rt_bytes *out);

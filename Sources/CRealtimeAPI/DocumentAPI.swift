@@ -316,6 +316,53 @@ private func taskSet(_ set: Int32) throws(RealtimeError) -> TaskRecord.SetField 
   }
 }
 
+private func taskTextField(_ field: Int32) throws(RealtimeError) -> TaskRecord.TextField {
+  switch field {
+  case RT_TASK_TITLE: return .title
+  case RT_TASK_DESCRIPTION: return .description
+  default: throw RealtimeError(.invalidArgument, "task field \(field) is not a text field")
+  }
+}
+
+@c @implementation public func rt_doc_task_text_insert(
+  _ doc: OpaquePointer?, _ task: UnsafePointer<CChar>?, _ field: Int32, _ pos: UInt64,
+  _ bytes: UnsafePointer<CChar>?, _ length: Int, _ flags: UInt32
+) -> rt_status {
+  guard let doc else { return fail(nil, .invalidArgument, "doc is NULL") }
+  let h = handle(doc)
+  return status(h.corePointer) { () throws(RealtimeError) in
+    let id = try text(task, "task")
+    let which = try taskTextField(field)
+    let inserted = try utf8(bytes, length, "text")
+    try h.document.withTasks { tasks throws(RealtimeError) in
+      if flags & RT_DOC_UTF16 != 0 {
+        try tasks.insert(inserted, into: which, of: id, atUTF16: position(pos))
+      } else {
+        try tasks.insert(inserted, into: which, of: id, at: position(pos))
+      }
+    }
+  }
+}
+
+@c @implementation public func rt_doc_task_text_delete(
+  _ doc: OpaquePointer?, _ task: UnsafePointer<CChar>?, _ field: Int32, _ pos: UInt64, _ length: UInt64,
+  _ flags: UInt32
+) -> rt_status {
+  guard let doc else { return fail(nil, .invalidArgument, "doc is NULL") }
+  let h = handle(doc)
+  return status(h.corePointer) { () throws(RealtimeError) in
+    let id = try text(task, "task")
+    let which = try taskTextField(field)
+    try h.document.withTasks { tasks throws(RealtimeError) in
+      if flags & RT_DOC_UTF16 != 0 {
+        try tasks.delete(from: which, of: id, atUTF16: position(pos), length: position(length))
+      } else {
+        try tasks.delete(from: which, of: id, at: position(pos), length: position(length))
+      }
+    }
+  }
+}
+
 /// Adds `element` to, or removes it from, the set `set` of `task`: what rt_doc_task_add and
 /// rt_doc_task_remove share.
 private func changeTaskSet(

@@ -3,8 +3,8 @@
 /// every length bounded before anything is allocated. Decoding never traps; what does not
 /// decode, or decodes to an inconsistent state, is an error and changes nothing.
 extension TaskRecord {
-  /// Format byte of this encoding.
-  static let format: UInt8 = 1
+  /// Format byte of this encoding (1 was the encoding with title and description as registers).
+  static let format: UInt8 = 2
   /// Limits on what a decoded record may hold.
   static let maxEncodedBytes = 1 << 20
   /// Longest string value (a title, a tag...), in bytes.
@@ -14,8 +14,20 @@ extension TaskRecord {
   static let maxElements = 10_000
   static let maxReplicas = 10_000
 
+  /// How a record travels: its whole state (`encoded()`; diffs and snapshots of task lists), or
+  /// in a task-list commit, where a text field may instead be a text update of the edits since
+  /// the sender's previous commit.
+  enum WireForm {
+    case state
+    case commit
+  }
+
   /// The state as bytes.
-  public func encoded() -> [UInt8] {
+  public func encoded() -> [UInt8] { encoded(title: title.encoded(), description: description.encoded()) }
+
+  /// The record with its text fields as given (a commit's text updates, or the raw bytes a
+  /// decoded commit held).
+  func encoded(title: [UInt8], description: [UInt8]) -> [UInt8] {
     var w = ByteWriter()
     w.byte(Self.format)
     w.bytes(Array(id.utf8))
@@ -25,7 +37,9 @@ extension TaskRecord {
       w.varint(replica.raw)
       w.varint(counter)
     }
-    for register in [title, description, status, category] { w.register(register) { $0.bytes(Array($1.utf8)) } }
+    w.bytes(title)
+    w.bytes(description)
+    for register in [status, category] { w.register(register) { $0.bytes(Array($1.utf8)) } }
     w.register(priority) { $0.varint(zigzag($1)) }
     w.register(dueDate) { w, value in
       w.byte(value == nil ? 0 : 1)
@@ -46,6 +60,17 @@ extension TaskRecord {
 
   /// Decodes a state; `wallMs` bounds its timestamps (at most a day ahead).
   public init(decoding bytes: [UInt8], wallMs: UInt64) throws(RealtimeError) {
+    var texts: (title: Range<Int>, description: Range<Int>) = (0..<0, 0..<0)
+    try self.init(decoding: bytes, wallMs: wallMs, form: .state, texts: &texts)
+  }
+
+  /// Decodes a record in `form`, and sets `texts` to where its text fields' bytes are (after
+  /// their lengths). A state's
+  /// text fields are text snapshots whose waiting runs and deletions would not integrate (a
+  /// replica integrates what it can at once); a commit's may also be text updates.
+  init(
+    decoding bytes: [UInt8], wallMs: UInt64, form: WireForm, texts: inout (title: Range<Int>, description: Range<Int>)
+  ) throws(RealtimeError) {
     guard bytes.count <= Self.maxEncodedBytes else {
       throw RealtimeError(.tooLarge, "a task record of \(bytes.count) bytes exceeds \(Self.maxEncodedBytes)")
     }
@@ -66,8 +91,8 @@ extension TaskRecord {
     func strings() throws(RealtimeError) -> MultiValueRegister<String> {
       try r.register(ctx, maxTime) { r throws(RealtimeError) in try r.string(max: Self.maxStringBytes) }
     }
-    title = try strings()
-    description = try strings()
+    title = try r.text(form, at: &texts.title)
+    description = try r.text(form, at: &texts.description)
     status = try strings()
     category = try strings()
     priority = try r.register(ctx, maxTime) { r throws(RealtimeError) in unzigzag(try r.varint()) }
@@ -122,6 +147,56 @@ extension ByteWriter {
 
 /// The pieces of a task record, checked against its version vector.
 extension ByteReader {
+  /// A text field (`TaskText`): no bytes for an empty one, else a text snapshot, or in a commit
+  /// a text update; within the field's limit of characters, holding something, and in a state
+  /// exactly what integrating its characters gives. Its bytes are what the field re-encodes to, or the record's canonical
+  /// check refuses them (a commit's text update is taken as it came).
+  mutating func text(_ form: TaskRecord.WireForm, at range: inout Range<Int>) throws(RealtimeError) -> TaskText {
+    let start = at
+    range = try span(max: TaskRecord.maxEncodedBytes)
+    let raw = Array(bytes[range])
+    guard let first = raw.first else { return TaskText() }
+    let max = TaskText.maxCharacters
+    // A text's own decoder's error (its format or limits) is this record's corruption.
+    func nested(_ error: RealtimeError) -> RealtimeError {
+      RealtimeError(
+        error.code == .version ? .corrupt : error.code,
+        "invalid \(what): the text field at byte \(start): \(error.message)")
+    }
+    switch first {
+    case TextUpdate.format where form == .commit:
+      let update: TextUpdate
+      do throws(RealtimeError) { update = try TextUpdate(decoding: raw) } catch { throw nested(error) }
+      guard !update.isEmpty else { throw fault("an empty text update") }
+      guard update.characters <= max else { throw fault("a text field of more than \(max) characters") }
+      var state = TextReplica(replica: TaskText.unbound, sequence: TextSequence())
+      state.pending = update
+      return TaskText(state: state)
+    case TextReplica.snapshotFormat:
+      let state: TextReplica
+      do throws(RealtimeError) {
+        state = try TextReplica(replica: TaskText.unbound, snapshot: raw, maxCharacters: max)
+      } catch {
+        throw nested(error)
+      }
+      guard state.sequence.characters + state.pending.characters <= max else {
+        throw fault("a text field of more than \(max) characters")
+      }
+      guard state.sequence.characters > 0 || !state.pending.isEmpty else { throw fault("an empty text snapshot") }
+      if form == .state {
+        // A state holds what integrating its own characters by YATA's rule gives, in its
+        // canonical encoding: characters in another order, origins that wait for each other,
+        // waiting runs that could integrate, or flags that re-encode otherwise are refused.
+        var probe = TaskText()
+        try probe.merge(TaskText(state: state))
+        guard probe.encoded() == raw else { throw fault("a text snapshot that is not its characters' integration") }
+      }
+      return TaskText(state: state)
+    default:
+      throw fault("a text field that is neither a text snapshot nor, in a commit, a text update")
+    }
+  }
+
   /// A dot the state's version vector must have seen (a live event it has not seen is
   /// inconsistent).
   mutating func dot(_ context: VersionVector) throws(RealtimeError) -> Dot {

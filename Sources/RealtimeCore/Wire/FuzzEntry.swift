@@ -129,13 +129,22 @@ public enum FuzzEntry {
   }
 
   /// Decodes `bytes` as an encoded task record. Returns -1 when refused, the encoding's length
-  /// when it decodes, or -2 when a decoded state does not re-encode to the same bytes or does
-  /// not merge into a fresh record of its id.
+  /// when it decodes, or -2 when a decoded state does not re-encode to the same bytes, or does
+  /// not merge into a fresh record of its id (to the same fields and text lengths: the text is
+  /// placed by YATA's rule, not in the order the bytes listed it), or merging it twice does not
+  /// change nothing the second time.
   public static func taskRecord(_ bytes: UnsafeRawBufferPointer) -> Int {
     guard let record = try? TaskRecord(decoding: Array(bytes), wallMs: 1_800_000_000_000) else { return -1 }
     guard record.encoded() == Array(bytes) else { return -2 }
     var fresh = TaskRecord(id: record.id)
-    guard (try? fresh.merge(record)) != nil, fresh == record else { return -2 }
+    guard (try? fresh.merge(record)) != nil,
+      fresh.encoded(title: [], description: []) == record.encoded(title: [], description: []),
+      fresh.title.count == record.title.count, fresh.description.count == record.description.count
+    else { return -2 }
+    var again = fresh
+    guard (try? again.merge(record)) != nil, again == fresh,
+      let decoded = try? TaskRecord(decoding: fresh.encoded(), wallMs: 1_800_000_000_000), decoded == fresh
+    else { return -2 }
     return bytes.count
   }
 

@@ -4,20 +4,27 @@ import Testing
 
 @Suite struct TaskRecordTests {
   /// One random edit of every kind a task has.
-  private func randomEdit(_ task: inout TaskRecord, _ clock: inout ReplicaClock, wallMs: UInt64, _ rng: inout WireRNG) {
+  private func randomEdit(
+    _ task: inout TaskRecord, _ clock: inout ReplicaClock, wallMs: UInt64, _ rng: inout WireRNG
+  ) throws(RealtimeError) {
     let words = ["a", "b", "c", "d"]
     let word = words[Int(rng.next() % 4)]
-    switch rng.next() % 12 {
-    case 0: task.set(.title("title " + word), by: &clock, wallMs: wallMs)
-    case 1: task.set(.description("text " + word), by: &clock, wallMs: wallMs)
-    case 2: task.set(.status(["todo", "doing", "done"][Int(rng.next() % 3)]), by: &clock, wallMs: wallMs)
-    case 3: task.set(.priority(Int64(rng.next() % 5)), by: &clock, wallMs: wallMs)
-    case 4: task.set(.category(word), by: &clock, wallMs: wallMs)
-    case 5: task.set(.dueDate(rng.next() % 2 == 0 ? nil : Int64(rng.next() % 1000)), by: &clock, wallMs: wallMs)
+    let field: TaskRecord.TextField = rng.next() % 2 == 0 ? .title : .description
+    switch rng.next() % 15 {
+    case 12:
+      try task.insert(word + "🙂", into: field, at: Int(rng.next() % 8), utf16: rng.next() % 2 == 0, by: clock)
+    case 13: task.delete(from: field, at: Int(rng.next() % 8), length: Int(rng.next() % 3), by: clock)
+    case 14: try task.insert(word, into: field, at: Int(rng.next() % 8), by: clock)
+    case 0: try task.set(.title("title " + word), by: &clock, wallMs: wallMs)
+    case 1: try task.set(.description("text " + word), by: &clock, wallMs: wallMs)
+    case 2: try task.set(.status(["todo", "doing", "done"][Int(rng.next() % 3)]), by: &clock, wallMs: wallMs)
+    case 3: try task.set(.priority(Int64(rng.next() % 5)), by: &clock, wallMs: wallMs)
+    case 4: try task.set(.category(word), by: &clock, wallMs: wallMs)
+    case 5: try task.set(.dueDate(rng.next() % 2 == 0 ? nil : Int64(rng.next() % 1000)), by: &clock, wallMs: wallMs)
     case 6:
       let here = task.position.value ?? []
-      task.set(.position(FractionalIndex.between(here, nil, replica: clock.replica)), by: &clock, wallMs: wallMs)
-    case 7: task.set(.deleted(rng.next() % 2 == 0), by: &clock, wallMs: wallMs)
+      try task.set(.position(FractionalIndex.between(here, nil, replica: clock.replica)), by: &clock, wallMs: wallMs)
+    case 7: try task.set(.deleted(rng.next() % 2 == 0), by: &clock, wallMs: wallMs)
     case 8: task.insert(word, into: .assignees, by: clock)
     case 9: task.remove(word, from: .assignees)
     case 10: task.insert(word, into: .tags, by: clock)
@@ -40,7 +47,7 @@ import Testing
       wall += rng.next() % 50
       let r = Int(rng.next() % UInt64(count))
       switch rng.next() % 4 {
-      case 0, 1: randomEdit(&tasks[r], &clocks[r], wallMs: wall, &rng)
+      case 0, 1: try randomEdit(&tasks[r], &clocks[r], wallMs: wall, &rng)
       case 2:  // send a snapshot, maybe twice
         let to = Int(rng.next() % UInt64(count))
         inFlight.append((to, tasks[r]))
@@ -68,7 +75,7 @@ import Testing
     var tasks = Array(repeating: TaskRecord(id: "t"), count: 3)
     for step in 0..<60 {
       let r = Int(rng.next() % 3)
-      randomEdit(&tasks[r], &clocks[r], wallMs: 1_000 + UInt64(step), &rng)
+      try randomEdit(&tasks[r], &clocks[r], wallMs: 1_000 + UInt64(step), &rng)
       if rng.next() % 6 == 0 { try tasks[Int(rng.next() % 3)].merge(tasks[r]) }
     }
     let (a, b, c) = (tasks[0], tasks[1], tasks[2])
@@ -87,12 +94,12 @@ import Testing
     var bob = ReplicaClock(ReplicaID(2))
     var mine = TaskRecord(id: "t")
     var theirs = TaskRecord(id: "t")
-    mine.set(.status("doing"), by: &ada, wallMs: 1_000)
-    theirs.set(.status("done"), by: &bob, wallMs: 2_000)
+    try mine.set(.status("doing"), by: &ada, wallMs: 1_000)
+    try theirs.set(.status("done"), by: &bob, wallMs: 2_000)
     try mine.merge(theirs)
     #expect(mine.status.isConflicted && Set(mine.status.values) == ["doing", "done"])
     #expect(mine.status.value == "done", "the last writer's value is the value")
-    mine.set(.status("review"), by: &ada, wallMs: 1_500)  // resolves, even with a slower clock
+    try mine.set(.status("review"), by: &ada, wallMs: 1_500)  // resolves, even with a slower clock
     try theirs.merge(mine)
     #expect(theirs.status.values == ["review"] && !theirs.status.isConflicted)
   }
@@ -107,9 +114,9 @@ import Testing
     var ada = ReplicaClock(ReplicaID(1))
     var bob = ReplicaClock(ReplicaID(2))
     var a = TaskRecord(id: "t")
-    a.set(.title("x"), by: &ada, wallMs: 1_800_000_000_000)
+    try a.set(.title("x"), by: &ada, wallMs: 1_800_000_000_000)
     var b = a
-    b.set(.title("y"), by: &bob, wallMs: 1_800_000_000_000)
+    try b.set(.title("y"), by: &bob, wallMs: 1_800_000_000_000)
     a.insert(decomposed, into: .tags, by: ada)
     b.insert(composed, into: .tags, by: bob)
     let fromA = a
@@ -181,7 +188,7 @@ import Testing
     }
     var other = TaskRecord(id: "other")
     var ada = ReplicaClock(ReplicaID(1))
-    other.set(.title("x"), by: &ada, wallMs: 1)
+    try other.set(.title("x"), by: &ada, wallMs: 1)
     var task = TaskRecord(id: "t")
     #expect(throws: RealtimeError.self) { try task.merge(other) }
     #expect(task == TaskRecord(id: "t"), "a refused merge changes nothing")

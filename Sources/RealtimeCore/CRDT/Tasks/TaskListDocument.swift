@@ -53,12 +53,51 @@ public final class TaskListDocument {
   public var stateVector: VersionVector { state.stateVector }
 
   /// Sets a field of task `taskID`, creating the task if missing, as written at `wallMs` (ms
-  /// since 1970, at most a day ahead of the clock). Throws `.invalidArgument` for an id that is
+  /// since 1970, at most a day ahead of the clock). The title and the description are text:
+  /// setting one replaces what differs between its text here and the new one (see
+  /// `TaskRecord.set`), so two replicas that set different texts concurrently end with both. Throws `.invalidArgument` for an id that is
   /// not 1 to 256 bytes without NUL or a time too far ahead, `.tooLarge` for a value or a task
   /// past the limits; nothing changes then.
   public func set(_ field: TaskRecord.Field, of taskID: String, wallMs: UInt64) throws(RealtimeError) {
     try state.set(field, of: taskID, wallMs: wallMs, now: wallClock())
   }
+
+  /// Inserts `text` into the title or description of task `taskID` (created if missing) at
+  /// `position`, counted in Unicode scalars (clamped to the text). The field is text merged
+  /// character by character: concurrent edits elsewhere in it survive. Throws as `set`
+  /// (`.tooLarge` past a text field's limit: 1,048,576 characters, deleted ones included).
+  public func insert(
+    _ text: String, into field: TaskRecord.TextField, of taskID: String, at position: Int
+  ) throws(RealtimeError) {
+    try state.insert(text, into: field, of: taskID, at: position, utf16: false)
+  }
+
+  /// Inserts `text` into a text field of task `taskID` at `offset`, counted in UTF-16 code units.
+  public func insert(
+    _ text: String, into field: TaskRecord.TextField, of taskID: String, atUTF16 offset: Int
+  ) throws(RealtimeError) {
+    try state.insert(text, into: field, of: taskID, at: offset, utf16: true)
+  }
+
+  /// Deletes `length` Unicode scalars of a text field of task `taskID` from `position` (clamped;
+  /// nothing to do when the task or the characters are not there). Throws `.invalidArgument`
+  /// for an invalid id.
+  public func delete(
+    from field: TaskRecord.TextField, of taskID: String, at position: Int, length: Int
+  ) throws(RealtimeError) {
+    try state.delete(from: field, of: taskID, at: position, length: length, utf16: false)
+  }
+
+  /// Deletes `length` UTF-16 code units of a text field of task `taskID` from `offset`; a
+  /// surrogate pair cut in two is deleted whole.
+  public func delete(
+    from field: TaskRecord.TextField, of taskID: String, atUTF16 offset: Int, length: Int
+  ) throws(RealtimeError) {
+    try state.delete(from: field, of: taskID, at: offset, length: length, utf16: true)
+  }
+
+  /// The text of a task's title or description, or nil when there is no such task.
+  public func text(_ field: TaskRecord.TextField, of taskID: String) -> String? { record(taskID)?[field].text }
 
   /// Adds `element` to a set of task `taskID`, creating the task if missing. Throws as `set`.
   public func insert(_ element: String, into field: TaskRecord.SetField, of taskID: String) throws(RealtimeError) {

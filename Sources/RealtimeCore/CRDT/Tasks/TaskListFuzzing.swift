@@ -13,6 +13,9 @@ extension FuzzEntry {
       try doc.set(.title("mine"), of: "a", wallMs: now())
       try doc.insert("x", into: .tags, of: "b")
       _ = doc.commit()
+      try doc.insert("typed", into: .description, of: "a", at: 0)
+      try doc.delete(from: .description, of: "a", at: 1, length: 2)
+      _ = doc.commit()
     } catch {
       return -2
     }
@@ -38,6 +41,8 @@ extension FuzzEntry {
       // And it goes on editing, whatever counters it holds.
       try? loaded.set(.title("later"), of: "a", wallMs: now())
       try? loaded.insert("y", into: .assignees, of: "b")
+      try? loaded.insert("z", into: .description, of: "a", at: 1)
+      try? loaded.delete(from: .title, of: "b", at: 0, length: 1)
       _ = loaded.commit()
     }
     return outcome

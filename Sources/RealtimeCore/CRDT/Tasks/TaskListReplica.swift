@@ -21,6 +21,8 @@ struct TaskListReplica {
     var added = 0
     /// Change of `entryBytes`.
     var bytes = 0
+    /// Change of `textCharacters`.
+    var characters = 0
   }
 
   static let maxTasks = 100_000
@@ -34,6 +36,9 @@ struct TaskListReplica {
   static let maxEntryBytes = 128 << 20
   /// Largest update, diff or snapshot decoded (the store's limit for snapshots).
   static let maxMessageBytes = 256 << 20
+  /// Characters of all the tasks' text fields together, deleted ones and waiting ones included
+  /// (as a text document's limit: each takes memory, however few bytes a deleted run is sent in).
+  static let maxTextCharacters = 1 << 26
   /// A wall clock at which `TaskRecord` decoding accepts every timestamp (see `init(snapshot:)`).
   static let anyTime: UInt64 = (1 << 48) - 1 - HybridClock.maxDriftMs
 
@@ -57,6 +62,8 @@ struct TaskListReplica {
   var heldTasks = 0
   /// Sum of the tasks' `size`.
   var entryBytes = 0
+  /// Sum of the tasks' `record.textCharacters`.
+  var textCharacters = 0
 
   /// An empty task list edited by `replica`.
   init(replica: ReplicaID) {
@@ -101,7 +108,33 @@ struct TaskListReplica {
     guard wallMs <= now || wallMs - now <= HybridClock.maxDriftMs else {
       throw RealtimeError(.invalidArgument, "a wall time \(wallMs - now) ms ahead of the clock")
     }
-    try edit(key, id) { record, clock in record.set(field, by: &clock, wallMs: wallMs) }
+    try edit(key, id) { record, clock throws(RealtimeError) in try record.set(field, by: &clock, wallMs: wallMs) }
+  }
+
+  /// Inserts `text` into a text field of task `id` (created if missing) at `position` (Unicode
+  /// scalars, or UTF-16 code units with `utf16`; clamped). Inserting nothing changes nothing.
+  mutating func insert(
+    _ text: String, into field: TaskRecord.TextField, of id: String, at position: Int, utf16: Bool
+  ) throws(RealtimeError) {
+    let key = try Self.key(id)
+    guard !text.isEmpty else { return }
+    try edit(key, id) { record, clock throws(RealtimeError) in
+      try record.insert(text, into: field, at: position, utf16: utf16, by: clock)
+    }
+  }
+
+  /// Deletes `length` characters of a text field of task `id` from `position` (units as in
+  /// `insert`; clamped); nothing to do when the task or the characters are not there.
+  mutating func delete(
+    from field: TaskRecord.TextField, of id: String, at position: Int, length: Int, utf16: Bool
+  ) throws(RealtimeError) {
+    let key = try Self.key(id)
+    guard let record = tasks[key]?.record, record[field].deletes(at: position, length: length, utf16: utf16) else {
+      return
+    }
+    try edit(key, id) { record, clock throws(RealtimeError) in
+      record.delete(from: field, at: position, length: length, utf16: utf16, by: clock)
+    }
   }
 
   /// Adds `element` to a set of task `id` (created if missing).
@@ -127,9 +160,12 @@ struct TaskListReplica {
   /// Applies `change` to task `key`, created if missing, and adds it to the open transaction; a
   /// result past a limit is refused and nothing changes.
   private mutating func edit(
-    _ key: [UInt8], _ id: String, _ change: (inout TaskRecord, inout ReplicaClock) -> Void
+    _ key: [UInt8], _ id: String, _ change: (inout TaskRecord, inout ReplicaClock) throws(RealtimeError) -> Void
   ) throws(RealtimeError) {
-    let old = tasks[key]
+    // Taken out while it changes, and put back as it was if the change is refused. (Keeping the
+    // old state for that means an edit of a text field copies the field's sequence.)
+    let old = tasks.removeValue(forKey: key)
+    defer { if tasks[key] == nil, let old { tasks[key] = old } }
     // Only a forged snapshot gets a counter of this replica this far; its next would overflow.
     guard stateVector[replica] < .max, (old?.record.context[replica] ?? 0) < .max else {
       throw RealtimeError(.tooLarge, "this replica's counters are exhausted; edit as a new replica")
@@ -141,15 +177,21 @@ struct TaskListReplica {
     }
     var entry = old ?? TaskEntry(record: TaskRecord(id: id), touched: [:], size: 0)
     var clock = self.clock
-    change(&entry.record, &clock)
+    let oldCharacters = old?.record.textCharacters ?? 0
+    try change(&entry.record, &clock)
     entry.size = try measure(entry, open: true)
     let bytes = entryBytes - (old?.size ?? 0) + entry.size
     guard bytes <= Self.maxEntryBytes else {
       throw RealtimeError(.tooLarge, "a task list's tasks take at most \(Self.maxEntryBytes) bytes")
     }
+    let characters = textCharacters - oldCharacters + entry.record.textCharacters
+    guard characters <= Self.maxTextCharacters else {
+      throw RealtimeError(.tooLarge, "a task list's text fields hold at most \(Self.maxTextCharacters) characters")
+    }
     self.clock = clock
     tasks[key] = entry
     entryBytes = bytes
+    textCharacters = characters
     open.insert(key)
   }
 
@@ -187,9 +229,14 @@ struct TaskListReplica {
     let keys = open.sorted { $0.lexicographicallyPrecedes($1) }
     w.varint(UInt64(keys.count))
     for key in keys {
-      // Every open task is here (tasks are never removed), and its size already counts this stamp.
-      tasks[key]?.touched[replica] = dot.counter
-      if let entry = tasks[key] { w.taskEntry(entry) }
+      // Every open task is here (tasks are never removed), and its size already counts this
+      // stamp. Its text fields send their edits since the last commit.
+      guard var entry = tasks.removeValue(forKey: key) else { continue }
+      entry.touched[replica] = dot.counter
+      let title = entry.record.title.commit()
+      let description = entry.record.description.commit()
+      w.taskEntry(entry, title: title, description: description)
+      tasks[key] = entry
     }
     open.removeAll()
     return w.out
@@ -263,9 +310,12 @@ struct TaskListReplica {
     case .diff(let seen): beyond = seen[replica] > mine
     }
     for (key, entry) in update.entries where !beyond {
+      let here = tasks[key]?.record
       beyond =
         (entry.touched[replica] ?? 0) > mine
-        || entry.record.context[replica] > (tasks[key]?.record.context[replica] ?? 0)
+        || entry.record.context[replica] > (here?.context[replica] ?? 0)
+        || entry.record.title.extent(of: replica) > (here?.title.known(of: replica) ?? 0)
+        || entry.record.description.extent(of: replica) > (here?.description.known(of: replica) ?? 0)
     }
     if beyond { throw RealtimeError(.corrupt, "the update holds edits of this replica (\(replica)) it never made") }
   }
@@ -277,17 +327,22 @@ struct TaskListReplica {
     var out = Merge()
     out.entries.reserveCapacity(incoming.count)
     for (key, theirs) in incoming {
-      guard var mine = tasks[key] else {
-        out.added += 1
-        out.bytes += theirs.size
-        out.entries.append((key, theirs))
-        continue
-      }
+      // A task not here merges into an empty one: its text is integrated here, never taken as
+      // it came, so every replica orders the characters by the same rule.
+      let old = tasks[key]
+      var mine = old ?? TaskEntry(record: TaskRecord(id: theirs.record.id), touched: [:], size: 0)
+      if old == nil { out.added += 1 }
       let before = mine.size
+      let charactersBefore = mine.record.textCharacters
       try mine.record.merge(theirs.record)
       mine.touched.merge(theirs.touched, uniquingKeysWith: max)
       mine.size = try measure(mine, open: open.contains(key))
       out.bytes += mine.size - before
+      out.characters += mine.record.textCharacters - charactersBefore
+      // Checked as it grows, so that a hostile update cannot make it allocate much past the limit.
+      guard textCharacters + out.characters <= Self.maxTextCharacters else {
+        throw RealtimeError(.tooLarge, "a task list's text fields hold at most \(Self.maxTextCharacters) characters")
+      }
       out.entries.append((key, mine))
     }
     guard !counted || tasks.count + heldTasks + out.added <= Self.maxTasks else {
@@ -309,6 +364,7 @@ struct TaskListReplica {
       tasks[key] = entry
     }
     entryBytes += merge.bytes
+    textCharacters += merge.characters
   }
 
   /// Drops held updates the state vector now covers and integrates those that became next, in

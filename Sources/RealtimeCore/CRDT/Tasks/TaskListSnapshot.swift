@@ -52,8 +52,12 @@ extension TaskListReplica {
       if open.contains(key) {
         size = try measure(entry, open: true)
         tasks[key]?.size = size
+        // Its text fields' uncommitted edits are no longer told apart: the commit sends them whole.
+        tasks[key]?.record.title.sendWhole = true
+        tasks[key]?.record.description.sendWhole = true
       }
       entryBytes += size
+      textCharacters += entry.record.textCharacters
     }
     guard entryBytes <= Self.maxEntryBytes else {
       throw RealtimeError(.tooLarge, "a task list's tasks take at most \(Self.maxEntryBytes) bytes")

@@ -50,7 +50,9 @@ struct TaskListUpdate {
     default:
       throw RealtimeError(.version, "not a task list update or diff (unknown format byte)")
     }
-    entries = try r.taskEntries(wallMs: wallMs, touchedRequired: true)
+    let form: TaskRecord.WireForm
+    if case .commit = origin { form = .commit } else { form = .state }
+    entries = try r.taskEntries(wallMs: wallMs, touchedRequired: true, form: form)
     if case .commit(let dot) = origin {
       guard !entries.isEmpty else { throw r.fault("an update that changes no task") }
       // The sender stamped every task of the commit with its dot: anything else is forged.
@@ -68,8 +70,11 @@ extension TaskRecord {
   /// every other replica accepts.
   var limitProblem: String? {
     guard context.counters.count <= Self.maxReplicas else { return "more than \(Self.maxReplicas) replicas" }
+    for text in [title, description] where text.characters > TaskText.maxCharacters {
+      return "more than \(TaskText.maxCharacters) characters in a text field"
+    }
     let writes = [
-      title.writes.count, description.writes.count, status.writes.count, category.writes.count,
+      status.writes.count, category.writes.count,
       priority.writes.count, dueDate.writes.count, position.writes.count, deleted.writes.count,
     ]
     guard writes.allSatisfy({ $0 <= Self.maxLiveWrites }) else {
@@ -101,6 +106,12 @@ extension ByteWriter {
   /// A task: its record's encoding as bytes, then its touched map.
   mutating func taskEntry(_ entry: TaskEntry) {
     bytes(entry.record.encoded())
+    counters(entry.touched)
+  }
+
+  /// A task as a commit sends it: its record with the text fields given, then its touched map.
+  mutating func taskEntry(_ entry: TaskEntry, title: [UInt8], description: [UInt8]) {
+    bytes(entry.record.encoded(title: title, description: description))
     counters(entry.touched)
   }
 }
@@ -152,22 +163,35 @@ extension ByteReader {
   /// canonical encoding, so that what loads writes back the same bytes; its id is 1 to 256
   /// bytes without NUL, as the local edits require. `touchedRequired`: every task must name the
   /// updates that changed it (in a snapshot, a task only the open transaction made has none).
-  mutating func taskEntries(wallMs: UInt64, touchedRequired: Bool) throws(RealtimeError) -> [(
-    key: [UInt8], entry: TaskEntry
-  )] {
+  /// `form`: records in a commit may carry text updates, taken as they came. The text fields'
+  /// characters together stay within the document's limit, checked as they decode.
+  mutating func taskEntries(wallMs: UInt64, touchedRequired: Bool, form: TaskRecord.WireForm = .state)
+    throws(RealtimeError) -> [(key: [UInt8], entry: TaskEntry)]
+  {
     let n = try count(max: TaskListReplica.maxTasks)
     var entries: [(key: [UInt8], entry: TaskEntry)] = []
     entries.reserveCapacity(n)
+    var characters = 0
     for _ in 0..<n {
       let start = at
       let raw = try data(max: TaskRecord.maxEncodedBytes)
       let record: TaskRecord
+      var texts: (title: Range<Int>, description: Range<Int>) = (0..<0, 0..<0)
       do throws(RealtimeError) {
-        record = try TaskRecord(decoding: raw, wallMs: wallMs)
+        record = try TaskRecord(decoding: raw, wallMs: wallMs, form: form, texts: &texts)
       } catch {
         throw RealtimeError(error.code, "invalid \(what): the task at byte \(start): \(error.message)")
       }
-      guard record.encoded() == raw else { throw fault("a task record not in its canonical encoding") }
+      let canonical =
+        form == .state
+        ? record.encoded()
+        : record.encoded(title: Array(raw[texts.title]), description: Array(raw[texts.description]))
+      guard canonical == raw else { throw fault("a task record not in its canonical encoding") }
+      characters += record.textCharacters
+      guard characters <= TaskListReplica.maxTextCharacters else {
+        throw RealtimeError(
+          .tooLarge, "a task list's text fields hold at most \(TaskListReplica.maxTextCharacters) characters")
+      }
       let key = Array(record.id.utf8)
       guard TaskListReplica.isValidID(key) else { throw fault("an empty task id, or one holding NUL") }
       guard entries.last.map({ $0.key.lexicographicallyPrecedes(key) }) ?? true else {

@@ -1,8 +1,9 @@
 extension TaskRecord {
-  /// The record as one JSON object for hosts and clients that read rather than merge: each
-  /// single-value field as an array of its live values, last writer first (two or more: a
-  /// conflict until someone sets it again), the sets as sorted arrays, the position as hex.
-  /// `{"id":…,"title":[…],"description":[…],"status":[…],"category":[…],"priority":[…],`
+  /// The record as one JSON object for hosts and clients that read rather than merge: the title
+  /// and the description as strings (their merged text), each other single-value field as an
+  /// array of its live values, last writer first (two or more: a conflict until someone sets it
+  /// again), the sets as sorted arrays, the position as hex.
+  /// `{"id":…,"title":"…","description":"…","status":[…],"category":[…],"priority":[…],`
   /// `"due":[…],"position":[…],"deleted":[…],"assignees":[…],"tags":[…]}`
   public func json() -> [UInt8] {
     var out: [UInt8] = []
@@ -20,9 +21,11 @@ extension TaskRecord {
     func string(_ s: String) { EnvelopeWriter.appendJSONString(s, to: &out) }
     key("id", first: true)
     string(id)
-    for (name, register) in [
-      ("title", title), ("description", description), ("status", status), ("category", category),
-    ] {
+    for (name, text) in [("title", title), ("description", description)] {
+      key(name)
+      string(text.text)
+    }
+    for (name, register) in [("status", status), ("category", category)] {
       key(name)
       list(register.values, string)
     }

@@ -3,9 +3,9 @@
 struct TextReplica {
   /// This replica. A replica id must not be reused by a replica that lost its state: its new
   /// edits would collide with the old ones.
-  let replica: ReplicaID
+  private(set) var replica: ReplicaID
   var sequence = TextSequence()
-  private let local: Int
+  private var local: Int
   /// Local runs and deletions not yet committed, in the sequence's ids.
   private var changes: [TextSpan] = []
   private var deletions: [(id: UInt64, length: Int)] = []
@@ -35,6 +35,23 @@ struct TextReplica {
   var waiting: Int { pending.runs.count + pending.deletions.count }
   /// Whether there are local edits not yet committed.
   var hasChanges: Bool { !changes.isEmpty || !deletions.isEmpty }
+
+  /// Edits from now on as `replica`; edits not yet committed stay in the transaction. A task's
+  /// text fields are edited by whichever replica of the list holds them.
+  mutating func rebind(to replica: ReplicaID) {
+    guard replica != self.replica else { return }
+    self.replica = replica
+    local = sequence.index(of: replica)
+  }
+
+  /// One past the highest clock of `replica` this state names: its characters here, and those
+  /// of its runs and deletions waiting.
+  func extent(of replica: ReplicaID) -> Int {
+    var n = sequence.existingIndex(of: replica).map { sequence.known($0) } ?? 0
+    for run in pending.runs where run.replica == replica { n = max(n, run.clock + run.length) }
+    for d in pending.deletions where d.replica == replica { n = max(n, d.clock + d.length) }
+    return n
+  }
 
   // MARK: Local edits
 
@@ -248,6 +265,13 @@ struct TextReplica {
     drain()
   }
 
+  /// Adds a decoded update's runs and deletions and integrates whatever can be, with neither the
+  /// check of this replica's own edits nor the limits of `apply`: the caller checks both.
+  mutating func absorb(_ incoming: TextUpdate) {
+    hold(incoming)
+    drain()
+  }
+
   /// Adds an update's runs and deletions to those waiting. A run sent without content is
   /// deleted: that becomes a deletion too, which still applies when the same characters arrive
   /// with their content from elsewhere first.
@@ -275,10 +299,15 @@ struct TextReplica {
   /// Integrates every waiting run whose dependencies are here, then every waiting deletion of
   /// characters that are here. Runs go per replica in clock order; a run blocked on another
   /// replica's character waits until a later round has brought it.
-  private mutating func drain() {
+  mutating func drain() {
     if !pending.runs.isEmpty {
       var runs = pending.runs
-      runs.sort { ($0.replica, $0.clock) < ($1.replica, $1.clock) }
+      // Runs with content first among runs of the same characters, so the one kept of
+      // duplicates below does not depend on the order they came in.
+      runs.sort {
+        ($0.replica, $0.clock, $0.length, $0.content == nil ? 1 : 0)
+          < ($1.replica, $1.clock, $1.length, $1.content == nil ? 1 : 0)
+      }
       var groups: [Range<Int>] = []
       var start = 0
       for i in 1...runs.count where i == runs.count || runs[i].replica != runs[start].replica {
@@ -317,7 +346,11 @@ struct TextReplica {
       }
       var left = TextUpdate()
       for g in groups.indices {
+        var last: (clock: Int, length: Int)?
         for run in runs[heads[g]..<groups[g].upperBound] {
+          // The same characters twice (an update applied twice while it waits) wait once.
+          if let last, last == (run.clock, run.length) { continue }
+          last = (run.clock, run.length)
           var kept = run
           if let content = run.content {
             kept.content = left.scalars.count..<(left.scalars.count + content.count)
@@ -343,7 +376,14 @@ struct TextReplica {
           waiting.append(TextUpdate.Deletion(replica: d.replica, clock: from, length: d.clock + d.length - from))
         }
       }
-      pending.deletions = waiting
+      // In one order, each once: what waits is the same whatever order it came in.
+      waiting.sort { ($0.replica, $0.clock, $0.length) < ($1.replica, $1.clock, $1.length) }
+      var unique: [TextUpdate.Deletion] = []
+      for d in waiting
+      where unique.last.map({ ($0.replica, $0.clock, $0.length) != (d.replica, d.clock, d.length) }) ?? true {
+        unique.append(d)
+      }
+      pending.deletions = unique
     }
   }
 }

@@ -123,8 +123,11 @@ extension TextReplica {
 
   /// A document loaded from `snapshot`, edited from now on by `replica`. Throws for a snapshot
   /// that does not decode or is inconsistent (a character missing or placed twice, an origin
-  /// that is not there, text that does not match the runs).
-  init(replica: ReplicaID, snapshot bytes: [UInt8]) throws(RealtimeError) {
+  /// that is not there, text that does not match the runs), or that holds more than
+  /// `maxCharacters` characters, deleted ones included (refused before anything is allocated).
+  init(
+    replica: ReplicaID, snapshot bytes: [UInt8], maxCharacters: Int = TextSequence.maxCharacters
+  ) throws(RealtimeError) {
     guard bytes.count <= TextUpdate.maxBytes else {
       throw RealtimeError(.tooLarge, "a text snapshot of \(bytes.count) bytes exceeds \(TextUpdate.maxBytes)")
     }
@@ -142,7 +145,7 @@ extension TextReplica {
       last = id
       let n = Int(try r.varint(max: UInt64(TextSequence.maxClock)))
       total += n
-      guard n > 0, total <= TextSequence.maxCharacters else { throw r.fault("bad character count") }
+      guard n > 0, total <= maxCharacters else { throw r.fault("bad character count") }
       _ = sequence.index(of: id)
       known.append(n)
     }
