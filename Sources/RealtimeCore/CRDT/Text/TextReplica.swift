@@ -105,9 +105,16 @@ struct TextReplica {
   /// transaction; false (and nothing appended) when there were none.
   mutating func commit(into out: inout [UInt8]) -> Bool {
     guard hasChanges else { return false }
-    encode(runs: changes, deletions: deletions, into: &out)
-    if !changes.isEmpty { changes.removeAll(keepingCapacity: true) }
-    if !deletions.isEmpty { deletions.removeAll(keepingCapacity: true) }
+    // Moved out while `encode` mutates `self`, rather than passed as copies it would retain.
+    var runs: [TextSpan] = []
+    var deleted: [(id: UInt64, length: Int)] = []
+    swap(&runs, &changes)
+    swap(&deleted, &deletions)
+    encode(runs: runs, deletions: deleted, into: &out)
+    if !runs.isEmpty { runs.removeAll(keepingCapacity: true) }
+    if !deleted.isEmpty { deleted.removeAll(keepingCapacity: true) }
+    swap(&runs, &changes)
+    swap(&deleted, &deletions)
     return true
   }
 

@@ -91,13 +91,26 @@ struct TextSequence {
     }
     let c = Int(order[cursorRank])
     let rest = position - cursorPrefix
+    let visible = chunks[c].visible
     // A borrowed view: no copy of the chunk's array (and no reference counting) per lookup.
+    // Scanned from the nearer end: each visible character is in exactly one run that is not
+    // deleted, so both ways find the same run, and this way passes half as many on average.
     let found = chunks[c].spans.withUnsafeBufferPointer { spans -> (Int, Int)? in
-      var rest = rest
-      for i in spans.indices where !spans[i].deleted {
-        let length = Int(spans[i].length)
-        if rest < length { return (i, rest) }
-        rest -= length
+      if rest < visible - rest || rest >= visible {
+        var rest = rest
+        for i in spans.indices where !spans[i].deleted {
+          let length = Int(spans[i].length)
+          if rest < length { return (i, rest) }
+          rest -= length
+        }
+      } else {
+        // Counted from the end: `back` visible characters come after it in the chunk.
+        var back = visible - 1 - rest
+        for i in spans.indices.reversed() where !spans[i].deleted {
+          let length = Int(spans[i].length)
+          if back < length { return (i, length - 1 - back) }
+          back -= length
+        }
       }
       return nil
     }
