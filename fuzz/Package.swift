@@ -8,6 +8,7 @@
 //   .build/release/fuzz-envelope -max_total_time=60 corpus/envelope
 //   .build/release/fuzz-channel-record -max_total_time=60 corpus/channel-record
 //   .build/release/fuzz-text-document -max_total_time=60 corpus/text-document
+//   .build/release/fuzz-token -max_total_time=60 corpus/token
 //
 // Only --sanitize=fuzzer: with Swift 6.3.1, adding address sanitizing to the same build drops the
 // coverage instrumentation, and libFuzzer then mutates blindly. Swift's own checks (bounds,
@@ -69,6 +70,12 @@ let package = Package(
     // refused update changes nothing, and every state reloads to the same bytes.
     .executableTarget(
       name: "fuzz-file-document",
+      dependencies: [.product(name: "RealtimeCore", package: "RealtimeCore")]),
+    // Arbitrary bytes as a PASETO v4.public token to verify, as flat JSON claims and as an ISO
+    // 8601 time: never a crash; a token that verifies re-signs to the same bytes; what parses
+    // survives a round trip.
+    .executableTarget(
+      name: "fuzz-token",
       dependencies: [.product(name: "RealtimeCore", package: "RealtimeCore")]),
   ]
 )

@@ -69,7 +69,8 @@ typedef int rt_status;
 #define RT_ENOMEM (-4)
 /** A file could not be opened, created, read or written (path missing, read-only, disk full). */
 #define RT_EIO (-5)
-/** The database file is damaged or is not a database. The file is left untouched. */
+/** The database file is damaged or is not a database (the file is left untouched); or data fails
+ *  authentication: a sealed payload or a token tampered with or malformed. */
 #define RT_ECORRUPT (-6)
 /** The database was written by a newer version of the library, or by another application. */
 #define RT_ESCHEMA (-7)
@@ -83,7 +84,7 @@ typedef int rt_status;
 #define RT_ETIMEDOUT (-11)
 /** No such channel, namespace or item. */
 #define RT_ENOTFOUND (-12)
-/** Not allowed for this caller (e.g. a namespace's publish policy). */
+/** Not allowed for this caller (e.g. a namespace's publish policy, an expired token). */
 #define RT_EPERM (-13)
 /** Data larger than its limit. */
 #define RT_ETOOBIG (-14)
@@ -1010,7 +1011,7 @@ rt_status rt_chunk_put(rt_core *core, const uint8_t *hash, const uint8_t *data, 
 rt_status rt_chunk_collect(rt_core *core, uint64_t older_than_ms, uint64_t *removed);
 
 /* ---------------------------------------------------------------------------------------------
- * Security: master keys and sealed payloads (docs/security.md)
+ * Security: master keys, sealed payloads, passwords, tokens (docs/security.md)
  * ------------------------------------------------------------------------------------------- */
 
 /** Bytes of a master key, and of a sealed box's public and secret keys. */
@@ -1113,6 +1114,69 @@ rt_status rt_password_verify(rt_core *core, const char *hash, const char *pw, si
  *  hashes may run at once (1 to 64). Default: libsodium's interactive limits (2 passes, 64 MiB),
  *  2 at once. Errors: RT_EINVAL. Any thread. */
 rt_status rt_password_configure(rt_core *core, uint64_t ops, size_t mem_bytes, int max_concurrent);
+
+/* Tokens: PASETO v4.public (Ed25519), signed by a ring of keys by key id (docs/security.md). */
+
+/** An access token: authorizes calls; 15 minutes unless another lifetime is given. */
+#define RT_TOKEN_ACCESS 1
+/** A refresh token: only buys new tokens; 30 days unless another lifetime is given. */
+#define RT_TOKEN_REFRESH 2
+/** Bytes of a signing key's seed and of its Ed25519 public key. */
+#define RT_TOKEN_SEED_BYTES 32
+#define RT_TOKEN_PUBLIC_KEY_BYTES 32
+
+/**
+ * Adds the Ed25519 signing key made from `len` (= RT_TOKEN_SEED_BYTES) bytes of `seed`
+ * (crypto_sign_seed_keypair; keep the seed in the host's secret manager) under key id `kid`: 1
+ * to 64 characters of A-Z a-z 0-9 _ -, written into every token's footer as {"kid":"<kid>"}.
+ * The first key added signs from then on. The secret key lives in locked, guarded memory and is
+ * wiped when the core closes. Adding the same kid with the same seed again does nothing.
+ * Errors: RT_EINVAL (bad kid, wrong length, kid held with another seed), RT_ETOOBIG (64 keys),
+ * RT_ENOMEM. Any thread.
+ */
+rt_status rt_token_key_add(rt_core *core, const char *kid, const uint8_t *seed, size_t len);
+
+/** Makes key `kid` the one that signs new tokens; tokens signed by the other held keys still
+ *  verify (rotation). Errors: RT_ENOTFOUND (not held), RT_EINVAL. Any thread. */
+rt_status rt_token_key_use(rt_core *core, const char *kid);
+
+/** Forgets key `kid`: tokens it signed no longer verify (RT_ENOTFOUND). Errors: RT_ENOTFOUND
+ *  (not held), RT_ESTATE (it is the current key: use another first), RT_EINVAL. Any thread. */
+rt_status rt_token_key_remove(rt_core *core, const char *kid);
+
+/** Copies the Ed25519 public key of `kid` (NULL: the current key) into `pk`
+ *  (RT_TOKEN_PUBLIC_KEY_BYTES), for other services that verify tokens themselves. Errors:
+ *  RT_ENOTFOUND (not held), RT_ESTATE (kid NULL and no key), RT_EINVAL. Any thread. */
+rt_status rt_token_public_key(rt_core *core, const char *kid, uint8_t pk[32]);
+
+/**
+ * Issues a token of type `typ` (RT_TOKEN_ACCESS or RT_TOKEN_REFRESH) for user `sub` (1 to 256
+ * bytes of UTF-8) on `device` (at most 256; NULL: "") with `scope` (at most 1024; NULL: ""),
+ * valid from now for `ttl_seconds` (0: the type's default; at most 400 days), signed with the
+ * current key. *out gets the token, ASCII and NUL-terminated (free with rt_bytes_free):
+ * "v4.public." base64url(claims || signature) "." base64url({"kid":"<kid>"}), the claims being
+ * {"sub","device","scope","typ","iat","exp","jti"} with times as "YYYY-MM-DDTHH:MM:SSZ" and a
+ * random 16-byte jti in hex. Errors: RT_ESTATE (no key), RT_EINVAL. Any thread.
+ */
+rt_status rt_token_issue(rt_core *core, const char *sub, const char *device, const char *scope, int typ,
+                         int64_t ttl_seconds, rt_bytes *out);
+
+/**
+ * Verifies `len` bytes of `token` as a token of type `typ` valid now, and on success sets
+ * *claims_json_out (may be NULL) to its claims exactly as signed (JSON, NUL-terminated; free with
+ * rt_bytes_free). Errors, with nothing written, checked in this order:
+ *   RT_ECORRUPT  not a token this core accepts, or not authentic: another version or purpose
+ *                (v3, v4.local, ...), padding or characters outside unpadded base64url, stray
+ *                dots or trailing bytes, no {"kid":...} footer, a missing or altered signature,
+ *                claims that are not a flat JSON object with sub, typ, iat and exp, over 12 KiB;
+ *   RT_ENOTFOUND signed with a key id the core does not hold (never added, or removed);
+ *   RT_EPERM     authentic but not acceptable: the other type ("wrong purpose": a refresh token
+ *                where an access token is expected, or the reverse), expired (exp not after
+ *                now), or issued (iat) or valid (nbf) more than 60 s in the future;
+ *   RT_EINVAL    NULL arguments, a typ that is neither constant.
+ * rt_core_errmsg says which. Any thread.
+ */
+rt_status rt_token_verify(rt_core *core, const char *token, size_t len, int typ, rt_bytes *claims_json_out);
 
 #ifdef __cplusplus
 } /* extern "C" */

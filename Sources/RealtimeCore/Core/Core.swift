@@ -18,6 +18,8 @@ public final class Core: @unchecked Sendable {
   /// The master keys this core seals with (`Sealer`): add them from a key file, the
   /// environment or the host before sealing.
   public let keyring = Keyring()
+  /// PASETO v4.public access and refresh tokens, and the Ed25519 keys that sign them.
+  public let tokens = Tokens()
   private let hasher: Locked<PasswordHasher>
   private let sink: LogSink
   private let lifecycle = Locked(Phase.stopped)
