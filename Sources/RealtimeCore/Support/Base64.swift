@@ -21,6 +21,14 @@ enum Base64 {
     let input = Array(text)
     guard !input.isEmpty else { return [] }
     guard input.count % 4 == 0 else { return nil }
+    // libsodium 1.0.18 decodes every byte from 0x80 up as '/', so "QU\u{e9}" (C3 A9) would pass
+    // for "QU//": only the alphabet goes through.
+    for c in input {
+      guard
+        (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) || c == 0x2B || c == 0x2F
+          || c == 0x3D
+      else { return nil }
+    }
     var out = [UInt8](repeating: 0, count: input.count / 4 * 3)
     var length = 0
     let complete = input.withUnsafeBufferPointer { source -> Bool in
