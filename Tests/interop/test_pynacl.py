@@ -13,49 +13,7 @@ import nacl.hash
 import nacl.public
 import pytest
 
-LIB = os.environ.get("RT_LIB", os.path.join(os.path.dirname(__file__), "../../dist/lib/librealtime.so"))
-
-
-class Bytes(ctypes.Structure):
-    _fields_ = [("data", ctypes.POINTER(ctypes.c_uint8)), ("len", ctypes.c_size_t)]
-
-
-class Config(ctypes.Structure):
-    _fields_ = [("struct_size", ctypes.c_size_t), ("db_path", ctypes.c_char_p), ("durability", ctypes.c_int),
-                ("log_level", ctypes.c_int), ("log_fn", ctypes.c_void_p), ("log_user_data", ctypes.c_void_p)]
-
-
-@pytest.fixture(scope="module")
-def lib():
-    rt = ctypes.CDLL(LIB)
-    rt.rt_seal.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p,
-                           ctypes.c_size_t, ctypes.POINTER(Bytes)]
-    rt.rt_open.argtypes = rt.rt_seal.argtypes
-    rt.rt_key_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_char_p, ctypes.c_size_t]
-    rt.rt_box_seal.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(Bytes)]
-    rt.rt_box_open.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t,
-                               ctypes.POINTER(Bytes)]
-    rt.rt_bytes_free.argtypes = [ctypes.POINTER(Bytes)]
-    rt.rt_core_open.argtypes = [ctypes.POINTER(Config), ctypes.POINTER(ctypes.c_void_p)]
-    rt.rt_core_close.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
-    return rt
-
-
-@pytest.fixture()
-def core(lib):
-    config = Config()
-    assert lib.rt_config_init(ctypes.byref(config)) == 0
-    handle = ctypes.c_void_p()
-    assert lib.rt_core_open(ctypes.byref(config), ctypes.byref(handle)) == 0
-    yield handle
-    lib.rt_core_close(ctypes.byref(handle))
-
-
-def take(lib, out):
-    data = bytes(out.data[:out.len]) if out.len else b""
-    lib.rt_bytes_free(ctypes.byref(out))
-    return data
-
+from conftest import Bytes, take
 
 def subkey(master, purpose_context, name):
     """crypto_kdf_derive_from_key(32, id, context, master), the id being the keyed BLAKE2b-64 of

@@ -9,57 +9,16 @@ import base64
 import ctypes
 import datetime
 import json
-import os
 import struct
 
 import nacl.exceptions
 import nacl.signing
 import pytest
 
-LIB = os.environ.get("RT_LIB", os.path.join(os.path.dirname(__file__), "../../dist/lib/librealtime.so"))
+from conftest import Bytes, take
+
 RT_TOKEN_ACCESS, RT_TOKEN_REFRESH = 1, 2
 RT_ECORRUPT, RT_ENOTFOUND, RT_EPERM = -6, -12, -13
-
-
-class Bytes(ctypes.Structure):
-    _fields_ = [("data", ctypes.POINTER(ctypes.c_uint8)), ("len", ctypes.c_size_t)]
-
-
-class Config(ctypes.Structure):
-    _fields_ = [("struct_size", ctypes.c_size_t), ("db_path", ctypes.c_char_p), ("durability", ctypes.c_int),
-                ("log_level", ctypes.c_int), ("log_fn", ctypes.c_void_p), ("log_user_data", ctypes.c_void_p)]
-
-
-@pytest.fixture(scope="module")
-def lib():
-    rt = ctypes.CDLL(LIB)
-    rt.rt_token_key_add.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t]
-    rt.rt_token_public_key.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
-    rt.rt_token_issue.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int,
-                                  ctypes.c_int64, ctypes.POINTER(Bytes)]
-    rt.rt_token_verify.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int,
-                                   ctypes.POINTER(Bytes)]
-    rt.rt_bytes_free.argtypes = [ctypes.POINTER(Bytes)]
-    rt.rt_core_open.argtypes = [ctypes.POINTER(Config), ctypes.POINTER(ctypes.c_void_p)]
-    rt.rt_core_close.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
-    return rt
-
-
-@pytest.fixture()
-def core(lib):
-    config = Config()
-    assert lib.rt_config_init(ctypes.byref(config)) == 0
-    handle = ctypes.c_void_p()
-    assert lib.rt_core_open(ctypes.byref(config), ctypes.byref(handle)) == 0
-    yield handle
-    lib.rt_core_close(ctypes.byref(handle))
-
-
-def take(lib, out):
-    data = bytes(out.data[:out.len]) if out.len else b""
-    lib.rt_bytes_free(ctypes.byref(out))
-    return data
-
 
 def b64decode(text):
     """Strict unpadded base64url, as the spec requires."""
