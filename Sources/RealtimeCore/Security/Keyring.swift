@@ -11,8 +11,7 @@ public final class Keyring: @unchecked Sendable {
   static let maxCachedSubkeys = 4096
 
   private struct State {
-    var keys: [UInt32: SecretKey] = [:]
-    var current: UInt32?
+    var set = KeySet<UInt32, SecretKey>(maxKeys: Keyring.maxKeys, noun: "key")
     var subkeys: [SubkeyName: SecretKey] = [:]
     /// The subkey used last.
     var last: (id: UInt32, purpose: SealPurpose, name: [UInt8], key: SecretKey)?
@@ -40,47 +39,32 @@ public final class Keyring: @unchecked Sendable {
       throw RealtimeError(.noMemory, "no guarded memory for a key")
     }
     try state.withLock { s throws(RealtimeError) in
-      if let held = s.keys[id] {
-        guard sodium_memcmp(held.bytes, secret.bytes, SecretKey.count) == 0 else {
-          throw RealtimeError(.invalidArgument, "key id \(id) is already held with other bytes")
-        }
-        return
-      }
-      guard s.keys.count < Self.maxKeys else {
-        throw RealtimeError(.tooLarge, "a keyring holds at most \(Self.maxKeys) keys")
-      }
-      s.keys[id] = secret
-      if s.current == nil { s.current = id }
+      try s.set.add(secret, id: id) { sameSecret($0, $1, count: SecretKey.count) }
     }
   }
 
   /// Makes key `id` the one that seals from now on. Throws `.notFound` for an id not held.
   public func use(id: UInt32) throws(RealtimeError) {
-    try state.withLock { s throws(RealtimeError) in
-      guard s.keys[id] != nil else { throw RealtimeError(.notFound, "no key \(id) in the keyring") }
-      s.current = id
-    }
+    try state.withLock { s throws(RealtimeError) in try s.set.use(id) }
   }
 
   /// Forgets key `id`: what it sealed no longer opens. The current key cannot be removed.
   public func remove(id: UInt32) throws(RealtimeError) {
     try state.withLock { s throws(RealtimeError) in
-      guard s.keys[id] != nil else { throw RealtimeError(.notFound, "no key \(id) in the keyring") }
-      guard s.current != id else { throw RealtimeError(.state, "key \(id) is current; use another first") }
-      s.keys[id] = nil
+      try s.set.remove(id)
       s.subkeys = s.subkeys.filter { $0.key.keyID != id }
       if s.last?.id == id { s.last = nil }
     }
   }
 
   /// The key that seals, if any.
-  public var currentID: UInt32? { state.withLock { $0.current } }
+  public var currentID: UInt32? { state.withLock { $0.set.current } }
 
   /// Whether any key is held.
-  public var isEmpty: Bool { state.withLock { $0.keys.isEmpty } }
+  public var isEmpty: Bool { state.withLock { $0.set.keys.isEmpty } }
 
   /// The ids held, ascending.
-  public var ids: [UInt32] { state.withLock { $0.keys.keys.sorted() } }
+  public var ids: [UInt32] { state.withLock { $0.set.ids } }
 
   /// Runs `body` with the subkey of `purpose` and `name` under master key `keyID` (nil: the
   /// current one) and that key's id. Throws `.notFound` for a key not held, `.state` with no key.
@@ -91,7 +75,7 @@ public final class Keyring: @unchecked Sendable {
     _ body: (UInt32, UnsafePointer<UInt8>) throws(RealtimeError) -> R
   ) throws(RealtimeError) -> R {
     let subkey = try state.withLock { s throws(RealtimeError) -> (UInt32, SecretKey) in
-      guard let id = keyID ?? s.current else {
+      guard let id = keyID ?? s.set.current else {
         throw RealtimeError(.state, "no key to seal with: add one (key file, environment or rt_key_add)")
       }
       if let last = s.last, last.id == id, last.purpose == purpose,
@@ -99,7 +83,9 @@ public final class Keyring: @unchecked Sendable {
       {
         return (id, last.key)
       }
-      guard let master = s.keys[id] else { throw RealtimeError(.notFound, "sealed with key \(id), which is not held") }
+      guard let master = s.set.keys[id] else {
+        throw RealtimeError(.notFound, "sealed with key \(id), which is not held")
+      }
       let slot = SubkeyName(keyID: id, purpose: purpose, name: Array(name))
       let key: SecretKey
       if let cached = s.subkeys[slot] {

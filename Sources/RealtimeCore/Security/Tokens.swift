@@ -57,8 +57,7 @@ public final class Tokens: @unchecked Sendable {
   }
 
   private struct State {
-    var keys: [String: SigningKey] = [:]
-    var current: String?
+    var set = KeySet<String, SigningKey>(maxKeys: Tokens.maxKeys, noun: "token key")
   }
 
   private let state = Locked(State())
@@ -112,35 +111,20 @@ public final class Tokens: @unchecked Sendable {
     else { throw RealtimeError(.noMemory, "no guarded memory for a key") }
     let key = SigningKey(publicKey: publicKey, secret: secret)
     try state.withLock { s throws(RealtimeError) in
-      if let held = s.keys[id] {
-        guard sodium_memcmp(held.secret.bytes, secret.bytes, PasetoV4.secretKeyBytes) == 0 else {
-          throw RealtimeError(.invalidArgument, "token key '\(id)' is already held with another seed")
-        }
-        return
-      }
-      guard s.keys.count < Self.maxKeys else {
-        throw RealtimeError(.tooLarge, "at most \(Self.maxKeys) token keys are held")
-      }
-      s.keys[id] = key
-      if s.current == nil { s.current = id }
+      try s.set.add(key, id: id) { sameSecret($0.secret, $1.secret, count: PasetoV4.secretKeyBytes) }
     }
   }
 
   /// Makes key `id` the one that signs from now on. Throws `.notFound` for an id not held.
   public func useKey(id: String) throws(RealtimeError) {
-    try state.withLock { s throws(RealtimeError) in
-      guard s.keys[id] != nil else { throw RealtimeError(.notFound, "no token key '\(id)'") }
-      s.current = id
-    }
+    try state.withLock { s throws(RealtimeError) in try s.set.use(id) }
   }
 
   /// Forgets key `id`: tokens it signed no longer verify. The current key cannot be removed
   /// (`.state`); `.notFound` for an id not held.
   public func removeKey(id: String) throws(RealtimeError) {
     try state.withLock { s throws(RealtimeError) in
-      guard s.keys[id] != nil else { throw RealtimeError(.notFound, "no token key '\(id)'") }
-      guard s.current != id else { throw RealtimeError(.state, "token key '\(id)' is current; use another first") }
-      s.keys[id] = nil
+      try s.set.remove(id)
     }
   }
 
@@ -148,17 +132,17 @@ public final class Tokens: @unchecked Sendable {
   /// verify with. Throws `.notFound` (or `.state` with no key).
   public func publicKey(id: String? = nil) throws(RealtimeError) -> [UInt8] {
     try state.withLock { s throws(RealtimeError) in
-      guard let id = id ?? s.current else { throw RealtimeError(.state, "no token key: add one first") }
-      guard let key = s.keys[id] else { throw RealtimeError(.notFound, "no token key '\(id)'") }
+      guard let id = id ?? s.set.current else { throw RealtimeError(.state, "no token key: add one first") }
+      guard let key = s.set.keys[id] else { throw RealtimeError(.notFound, "no token key '\(id)'") }
       return key.publicKey
     }
   }
 
   /// The key that signs, if any.
-  public var currentKeyID: String? { state.withLock { $0.current } }
+  public var currentKeyID: String? { state.withLock { $0.set.current } }
 
   /// The key ids held, sorted.
-  public var keyIDs: [String] { state.withLock { $0.keys.keys.sorted() } }
+  public var keyIDs: [String] { state.withLock { $0.set.ids } }
 
   // MARK: Issuing and verifying
 
@@ -193,7 +177,7 @@ public final class Tokens: @unchecked Sendable {
       throw RealtimeError(.invalidArgument, "the token's times fall outside years 0000 to 9999")
     }
     let (keyID, key) = try state.withLock { s throws(RealtimeError) -> (String, SigningKey) in
-      guard let id = s.current, let key = s.keys[id] else {
+      guard let id = s.set.current, let key = s.set.keys[id] else {
         throw RealtimeError(.state, "no token key to sign with: add one (rt_token_key_add)")
       }
       return (id, key)
@@ -212,7 +196,7 @@ public final class Tokens: @unchecked Sendable {
     let decoded = try PasetoV4.decode(token)
     let keyID = try Self.keyID(footer: decoded.footer)
     let publicKey = try state.withLock { s throws(RealtimeError) in
-      guard let key = s.keys[keyID] else {
+      guard let key = s.set.keys[keyID] else {
         throw RealtimeError(.notFound, "the token was signed with key '\(keyID)', which is not held")
       }
       return key.publicKey
