@@ -46,10 +46,8 @@ extension SharedDocument {
   /// An update with nothing new (a stale or repeated state) changes nothing and is neither
   /// stored nor passed on: each would cost 32 bytes per chunk per client.
   func applyFileUpdate(_ update: [UInt8], origin: UInt64) throws(RealtimeError) {
-    let (news, added) = try withFile { file throws(RealtimeError) in
-      (try file.isNews(update), try file.newVersions(in: update))
-    }
-    guard news else { return }
+    let (isNew, added) = try withFile { file throws(RealtimeError) in try file.news(in: update) }
+    guard isNew else { return }
     let chunks = try repository()
     try chunks.gate.shared { () throws(RealtimeError) in
       if let first = try chunks.missing(added).first {

@@ -76,19 +76,13 @@ public final class FileDocument {
   /// ahead of the wall clock, or pass the limits.
   public func apply(_ update: [UInt8]) throws(RealtimeError) { try state.apply(update, wallMs: wallClock()) }
 
-  /// The versions an update would add here that are not here yet (to check their chunks are
-  /// stored before accepting it). Throws as `apply` for bytes that do not decode.
-  public func newVersions(in update: [UInt8]) throws(RealtimeError) -> [FileManifest] {
+  /// What `update` brings: whether it holds a write this replica has not seen (else applying
+  /// it changes nothing), and the versions it would add (to check their chunks are stored
+  /// before accepting it). Throws as `apply` for bytes that do not decode.
+  public func news(in update: [UInt8]) throws(RealtimeError) -> (isNew: Bool, added: [FileManifest]) {
     let incoming = try FileReplica.decodeState(update, format: FileReplica.updateFormat, wallMs: wallClock())
-    return incoming.versions.filter { state.versions[$0.key] == nil && !state.context.contains($0.key) }
-      .map(\.value.value)
-  }
-
-  /// Whether `update` holds a write this replica has not seen (else applying it changes
-  /// nothing). Throws as `apply` for bytes that do not decode.
-  public func isNews(_ update: [UInt8]) throws(RealtimeError) -> Bool {
-    let incoming = try FileReplica.decodeState(update, format: FileReplica.updateFormat, wallMs: wallClock())
-    return !state.context.includes(incoming.context)
+    let added = incoming.versions.filter { state.versions[$0.key] == nil && !state.context.contains($0.key) }
+    return (!state.context.includes(incoming.context), added.map(\.value.value))
   }
 
   /// The document's state, canonical: equal states give equal bytes.
