@@ -37,7 +37,7 @@ extension SharedDocument {
 
   /// Whether `hash` is a chunk of one of the file's live versions.
   func holdsChunk(_ hash: ChunkHash) -> Bool {
-    (try? withFile { $0.versions.contains { $0.chunks.contains(hash) } }) ?? false
+    (try? withFile { $0.holds(hash) }) ?? false
   }
 
   /// Applies a file update only once every chunk of the versions it adds is stored here, so

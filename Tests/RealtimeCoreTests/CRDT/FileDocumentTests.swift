@@ -80,6 +80,24 @@ private func manifest(_ seed: UInt64, _ store: ChunkStore, size: Int = 20_000) -
     }
   }
 
+  /// `holds` answers for the live versions only, also right after each change.
+  @Test func holdsFollowsTheLiveVersions() throws {
+    let store = ChunkStore()
+    let a = file(1)
+    let first = manifest(1, store)
+    let second = manifest(2, store)
+    #expect(!a.holds(first.chunks[0]))
+    try a.replace(with: first)
+    #expect(a.holds(first.chunks[0]) && !a.holds(second.chunks[0]))
+    try a.replace(with: second)
+    #expect(!a.holds(first.chunks[0]) && a.holds(second.chunks[0]))
+    let b = file(2)
+    try b.replace(with: first)
+    #expect(!a.holds(first.chunks[0]))
+    try a.apply(try #require(b.commit()))
+    #expect(a.holds(first.chunks[0]) && a.holds(second.chunks[0]), "concurrent: both versions live")
+  }
+
   @Test func snapshotsRoundTripWithTheUncommittedWrite() throws {
     let store = ChunkStore()
     let doc = file(1)

@@ -8,7 +8,13 @@
 /// `apply` merges another replica's state in any order, duplicates included; `stateVector` and
 /// `diff(since:)` sync in one round trip; `snapshot()` is canonical. Not thread-safe.
 public final class FileDocument {
-  var state: FileReplica
+  var state: FileReplica {
+    didSet { liveChunks = nil }
+  }
+  /// The chunks of every live version, built when first asked for after a change: a download
+  /// asks once per chunk, and scanning every manifest each time made fetching a file
+  /// quadratic in its chunks.
+  private var liveChunks: Set<ChunkHash>?
   /// Milliseconds since 1970: bounds the timestamps of what is applied, and of local writes.
   var wallClock: () -> UInt64 = systemWallMs
 
@@ -40,6 +46,14 @@ public final class FileDocument {
   public var manifest: FileManifest? { state.ordered.first?.manifest }
   /// Every live version, the current one first, then the conflict copies, newest first.
   public var versions: [FileManifest] { state.ordered.map(\.manifest) }
+  /// Whether `hash` is a chunk of one of the live versions.
+  public func holds(_ hash: ChunkHash) -> Bool {
+    if let liveChunks { return liveChunks.contains(hash) }
+    let all = Set(state.versions.values.flatMap(\.value.chunks))
+    liveChunks = all
+    return all.contains(hash)
+  }
+
   /// The versions written concurrently with the current one, newest first.
   public var conflictCopies: [FileManifest] { Array(versions.dropFirst()) }
   /// Whether a replacement is not yet committed.
