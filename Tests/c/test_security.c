@@ -2,7 +2,7 @@
  * test_security.c — master keys and sealed payloads through the C ABI: rt_seal/rt_open round
  * trips; every flipped byte, another context or associated data, an unknown or rotated key
  * refused with nothing returned; key files (format, permissions) and the environment; sealed
- * boxes; bad arguments.
+ * boxes; bad arguments; nonces never repeat, within a process or across a fork.
  */
 #define _XOPEN_SOURCE 700 /* mkdtemp, nftw, setenv under -std=c99 */
 
@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <realtime.h>
@@ -235,7 +236,8 @@ static void test_passwords(void)
     CHECK_EQ_INT(rt_password_hash(core, "hunter2", 7, &cheap), RT_OK);
     CHECK_EQ_INT(rt_password_verify(core, (const char *)cheap.data, "hunter2", 7, &matches, &rehash), RT_OK);
     CHECK(matches == 1 && rehash == 0);
-    /* Bad arguments. */
+    /* Bad arguments (a failed call empties *out, so free the hash first). */
+    rt_bytes_free(&hash);
     CHECK_EQ_INT(rt_password_configure(core, 0, 8192, 1), RT_EINVAL);
     CHECK_EQ_INT(rt_password_configure(core, 1, 8192, 0), RT_EINVAL);
     CHECK_EQ_INT(rt_password_hash(core, NULL, 3, &hash), RT_EINVAL);
@@ -252,6 +254,57 @@ static void test_passwords(void)
     rt_core_close(&core);
 }
 
+static int compare_nonces(const void *a, const void *b) { return memcmp(a, b, 24); }
+
+/*
+ * Nonces come from a per-thread buffer of the OS's random bytes. Past several refills none
+ * repeats; and a forked child, which inherits the buffer, must not hand out the parent's next
+ * nonces (two processes sealing under one key with one nonce would leak both plaintexts).
+ */
+static void test_nonces_never_repeat(void)
+{
+    enum { COUNT = 1000 };
+    static uint8_t nonces[COUNT][24];
+    rt_core *core = open_core(NULL);
+    uint8_t key[RT_KEY_BYTES], sealed[8 + RT_SEAL_OVERHEAD], child_nonce[24];
+    int fds[2], status = 0, i, repeats = 0;
+    size_t n = 0;
+    pid_t pid;
+
+    if (core == NULL)
+        return;
+    memset(key, 7, sizeof key);
+    CHECK_EQ_INT(rt_key_add(core, 1, key, sizeof key), RT_OK);
+    for (i = 0; i < COUNT; i++) {
+        CHECK_EQ_INT(rt_seal_into(core, "n", NULL, 0, (const uint8_t *)"payload!", 8, sealed, sizeof sealed, &n),
+                     RT_OK);
+        memcpy(nonces[i], sealed + 5, 24);
+    }
+    qsort(nonces, COUNT, 24, compare_nonces);
+    for (i = 1; i < COUNT; i++)
+        repeats += memcmp(nonces[i - 1], nonces[i], 24) == 0;
+    CHECK_EQ_INT(repeats, 0);
+
+    CHECK_EQ_INT(pipe(fds), 0);
+    fflush(NULL);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        ssize_t w = -1;
+        close(fds[0]);
+        if (rt_seal_into(core, "n", NULL, 0, (const uint8_t *)"payload!", 8, sealed, sizeof sealed, &n) == RT_OK)
+            w = write(fds[1], sealed + 5, 24);
+        _exit(w == 24 ? 0 : 1);
+    }
+    close(fds[1]);
+    CHECK_EQ_INT(rt_seal_into(core, "n", NULL, 0, (const uint8_t *)"payload!", 8, sealed, sizeof sealed, &n), RT_OK);
+    CHECK_EQ_INT(read(fds[0], child_nonce, 24), 24);
+    close(fds[0]);
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(memcmp(child_nonce, sealed + 5, 24) != 0);
+    rt_core_close(&core);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -259,5 +312,6 @@ int main(void)
     RUN(test_key_files_and_environment);
     RUN(test_sealed_boxes);
     RUN(test_passwords);
+    RUN(test_nonces_never_repeat);
     return harness_summary();
 }

@@ -1,5 +1,11 @@
 import CSodium
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+
 /// The master keys a core seals with, by key id. One is current and seals everything new; the
 /// others stay to open what they sealed (rotation: add a key, make it current, re-seal at
 /// leisure, then drop the old one). Subkeys per purpose and name (a channel, a document, a
@@ -78,9 +84,7 @@ public final class Keyring: @unchecked Sendable {
       guard let id = keyID ?? s.set.current else {
         throw RealtimeError(.state, "no key to seal with: add one (key file, environment or rt_key_add)")
       }
-      if let last = s.last, last.id == id, last.purpose == purpose,
-        last.name.withUnsafeBytes({ $0.elementsEqual(name) })
-      {
+      if let last = s.last, last.id == id, last.purpose == purpose, Self.same(last.name, name) {
         return (id, last.key)
       }
       guard let master = s.set.keys[id] else {
@@ -101,6 +105,16 @@ public final class Keyring: @unchecked Sendable {
       return (id, key)
     }
     return try body(subkey.0, subkey.1.bytes)
+  }
+
+  /// Whether `held` has the bytes of `name` (memcmp: the generic comparison was a visible
+  /// part of a seal's cost).
+  private static func same(_ held: [UInt8], _ name: UnsafeRawBufferPointer) -> Bool {
+    guard held.count == name.count else { return false }
+    return held.withUnsafeBytes { bytes in
+      guard let a = bytes.baseAddress, let b = name.baseAddress else { return true }
+      return memcmp(a, b, name.count) == 0
+    }
   }
 
   /// `crypto_kdf_derive_from_key` under the purpose's 8-byte context, with the subkey id taken

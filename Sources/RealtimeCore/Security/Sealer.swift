@@ -63,7 +63,7 @@ public enum Sealer {
         UnsafeMutableRawPointer(base + 1).copyMemory(from: $0.baseAddress!, byteCount: 4)
       }
       let nonce = base + 5
-      randombytes_buf(nonce, 24)
+      NonceSource.fill(nonce, count: 24)
       withAssociatedData(keyID: keyID, purpose: purpose, name: name, position: position, extra: extra) { ad in
         var written: UInt64 = 0
         _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
