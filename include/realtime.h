@@ -1115,6 +1115,33 @@ rt_status rt_password_verify(rt_core *core, const char *hash, const char *pw, si
  *  2 at once. Errors: RT_EINVAL. Any thread. */
 rt_status rt_password_configure(rt_core *core, uint64_t ops, size_t mem_bytes, int max_concurrent);
 
+/**
+ * Receives the outcome of rt_password_hash_async: RT_OK and `hash` (NUL-terminated, valid only
+ * during the call: copy it), or an error status and NULL (rt_core_errmsg(core) says why on this
+ * thread). Runs on one of the core's password threads ("rt-pwhash"); it may call any-thread
+ * functions but must not close the core.
+ */
+typedef void (*rt_password_hash_fn)(void *user_data, rt_status status, const char *hash);
+
+/** Receives the outcome of rt_password_verify_async: RT_OK with matches and needs_rehash (0 or 1)
+ *  as rt_password_verify sets them, or an error status. Runs as rt_password_hash_fn does. */
+typedef void (*rt_password_verify_fn)(void *user_data, rt_status status, int matches, int needs_rehash);
+
+/**
+ * rt_password_hash without blocking the caller: copies `pw` and hashes it on one of the core's
+ * password threads (started as needed, up to the max_concurrent of rt_password_configure, which
+ * still caps the hashes running at once), then calls fn exactly once on that thread: with the
+ * hash, or with RT_ECLOSED for a job not started when the core closed. For an event loop or a
+ * request handler. At most 1024 jobs wait; beyond that RT_EBUSY. Errors (fn not called):
+ * RT_ETOOBIG, RT_EBUSY, RT_ECLOSED, RT_EINVAL. Any thread.
+ */
+rt_status rt_password_hash_async(rt_core *core, const char *pw, size_t len, rt_password_hash_fn fn, void *user_data);
+
+/** rt_password_verify without blocking the caller, as rt_password_hash_async hashes. Errors (fn
+ *  not called): RT_ETOOBIG, RT_EBUSY, RT_ECLOSED, RT_EINVAL. Any thread. */
+rt_status rt_password_verify_async(rt_core *core, const char *hash, const char *pw, size_t len,
+                                   rt_password_verify_fn fn, void *user_data);
+
 /* Tokens: PASETO v4.public (Ed25519), signed by a ring of keys by key id (docs/security.md). */
 
 /** An access token: authorizes calls; 15 minutes unless another lifetime is given. */

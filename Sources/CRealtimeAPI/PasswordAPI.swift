@@ -43,3 +43,55 @@ import RealtimeCore
     )
   }
 }
+
+/// A host's callback and its argument, carried to a password thread.
+private struct PasswordCallback<Fn>: @unchecked Sendable {
+  let fn: Fn
+  let userData: UnsafeMutableRawPointer?
+}
+
+@c @implementation public func rt_password_hash_async(
+  _ coreHandle: OpaquePointer?, _ password: UnsafePointer<CChar>?, _ length: Int, _ fn: rt_password_hash_fn?,
+  _ userData: UnsafeMutableRawPointer?
+) -> rt_status {
+  guard let coreHandle else { return fail(nil, .invalidArgument, "core is NULL") }
+  guard let fn else { return fail(coreHandle, .invalidArgument, "fn is NULL") }
+  let callback = PasswordCallback(fn: fn, userData: userData)
+  let handle = UInt(bitPattern: coreHandle)
+  return status(coreHandle) { () throws(RealtimeError) in
+    let bytes = try inputBytes(UnsafeRawPointer(password)?.assumingMemoryBound(to: UInt8.self), length, "pw")
+    try core(coreHandle).hashPassword(bytes) { result in
+      switch result {
+      case .success(let encoded):
+        encoded.withCString { callback.fn(callback.userData, RT_OK, $0) }
+      case .failure(let error):
+        // Recorded on this thread, so rt_core_errmsg answers inside the callback.
+        let code = fail(OpaquePointer(bitPattern: handle), error)
+        callback.fn(callback.userData, code, nil)
+      }
+    }
+  }
+}
+
+@c @implementation public func rt_password_verify_async(
+  _ coreHandle: OpaquePointer?, _ hash: UnsafePointer<CChar>?, _ password: UnsafePointer<CChar>?, _ length: Int,
+  _ fn: rt_password_verify_fn?, _ userData: UnsafeMutableRawPointer?
+) -> rt_status {
+  guard let coreHandle else { return fail(nil, .invalidArgument, "core is NULL") }
+  guard let fn else { return fail(coreHandle, .invalidArgument, "fn is NULL") }
+  let callback = PasswordCallback(fn: fn, userData: userData)
+  let handle = UInt(bitPattern: coreHandle)
+  return status(coreHandle) { () throws(RealtimeError) in
+    let encoded = try text(hash, "hash")
+    let bytes = try inputBytes(UnsafeRawPointer(password)?.assumingMemoryBound(to: UInt8.self), length, "pw")
+    try core(coreHandle).verifyPassword(bytes, hash: encoded) { result in
+      switch result {
+      case .success(let check):
+        callback.fn(callback.userData, RT_OK, check.matches ? 1 : 0, check.needsRehash ? 1 : 0)
+      case .failure(let error):
+        let code = fail(OpaquePointer(bitPattern: handle), error)
+        callback.fn(callback.userData, code, 0, 0)
+      }
+    }
+  }
+}

@@ -7,10 +7,12 @@
 #define _XOPEN_SOURCE 700 /* mkdtemp, nftw, setenv under -std=c99 */
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -305,6 +307,104 @@ static void test_nonces_never_repeat(void)
     rt_core_close(&core);
 }
 
+/* What the async password callbacks saw, guarded by its mutex. */
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int calls, ok, closed, matches, rehash;
+    char hash[256];
+} password_outcome;
+
+static void on_hashed(void *user_data, rt_status status, const char *hash)
+{
+    password_outcome *o = user_data;
+    pthread_mutex_lock(&o->lock);
+    o->calls++;
+    if (status == RT_OK && hash != NULL && strlen(hash) < sizeof o->hash) {
+        o->ok++;
+        strcpy(o->hash, hash);
+    }
+    if (status == RT_ECLOSED)
+        o->closed++;
+    pthread_cond_broadcast(&o->changed);
+    pthread_mutex_unlock(&o->lock);
+}
+
+static void on_verified(void *user_data, rt_status status, int matches, int needs_rehash)
+{
+    password_outcome *o = user_data;
+    pthread_mutex_lock(&o->lock);
+    o->calls++;
+    if (status == RT_OK) {
+        o->ok++;
+        o->matches += matches;
+        o->rehash += needs_rehash;
+    }
+    if (status == RT_ECLOSED)
+        o->closed++;
+    pthread_cond_broadcast(&o->changed);
+    pthread_mutex_unlock(&o->lock);
+}
+
+/* Waits (at most a minute, a guard against a hang, not a timing assumption) for `calls`. */
+static int wait_calls(password_outcome *o, int calls)
+{
+    struct timespec deadline;
+    int reached;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 60;
+    pthread_mutex_lock(&o->lock);
+    while (o->calls < calls && pthread_cond_timedwait(&o->changed, &o->lock, &deadline) == 0)
+        ;
+    reached = o->calls >= calls;
+    pthread_mutex_unlock(&o->lock);
+    return reached;
+}
+
+/*
+ * Hashing and checking on the core's password threads: the callback gets the hash, a check of
+ * the right and a wrong password, exactly one call per job even when the core closes with jobs
+ * waiting, and refusals before anything is queued.
+ */
+static void test_password_async(void)
+{
+    enum { JOBS = 12 };
+    static password_outcome hashed = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, ""};
+    static password_outcome checked = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, ""};
+    static password_outcome flood = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, ""};
+    static char huge[4097];
+    rt_core *core = open_core(NULL);
+    int i, accepted = 0;
+
+    if (core == NULL)
+        return;
+    CHECK_EQ_INT(rt_password_configure(core, 1, 8192, 2), RT_OK);
+    CHECK_EQ_INT(rt_password_hash_async(core, "hunter2", 7, on_hashed, &hashed), RT_OK);
+    CHECK(wait_calls(&hashed, 1));
+    CHECK_EQ_INT(hashed.ok, 1);
+    CHECK(strncmp(hashed.hash, "$argon2id$", 10) == 0);
+
+    CHECK_EQ_INT(rt_password_verify_async(core, hashed.hash, "hunter2", 7, on_verified, &checked), RT_OK);
+    CHECK_EQ_INT(rt_password_verify_async(core, hashed.hash, "hunter3", 7, on_verified, &checked), RT_OK);
+    CHECK(wait_calls(&checked, 2));
+    CHECK_EQ_INT(checked.ok, 2);
+    CHECK_EQ_INT(checked.matches, 1);
+    CHECK_EQ_INT(checked.rehash, 0);
+
+    memset(huge, 'a', sizeof huge);
+    CHECK_EQ_INT(rt_password_hash_async(core, huge, sizeof huge, on_hashed, &hashed), RT_ETOOBIG);
+    CHECK_EQ_INT(rt_password_hash_async(core, "x", 1, NULL, NULL), RT_EINVAL);
+    CHECK_EQ_INT(rt_password_verify_async(core, NULL, "x", 1, on_verified, &checked), RT_EINVAL);
+
+    /* Close with jobs waiting: each still gets exactly one call, a result or RT_ECLOSED. */
+    for (i = 0; i < JOBS; i++)
+        accepted += rt_password_hash_async(core, "pw", 2, on_hashed, &flood) == RT_OK;
+    CHECK_EQ_INT(accepted, JOBS);
+    rt_core_close(&core);
+    CHECK_EQ_INT(flood.calls, JOBS);
+    CHECK_EQ_INT(flood.ok + flood.closed, JOBS);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -313,5 +413,6 @@ int main(void)
     RUN(test_sealed_boxes);
     RUN(test_passwords);
     RUN(test_nonces_never_repeat);
+    RUN(test_password_async);
     return harness_summary();
 }

@@ -21,6 +21,7 @@ public final class Core: @unchecked Sendable {
   /// PASETO v4.public access and refresh tokens, and the Ed25519 keys that sign them.
   public let tokens = Tokens()
   private let hasher: Locked<PasswordHasher>
+  private let passwordPool: PasswordPool
   private let sink: LogSink
   private let lifecycle = Locked(Phase.stopped)
   /// The loop thread while running, read by calls that must not block it.
@@ -33,7 +34,9 @@ public final class Core: @unchecked Sendable {
       path: config.databasePath, durability: config.durability, groupCommit: config.groupCommit,
       log: sink)
     engine = Engine(store: store, log: sink)
-    hasher = Locked(try PasswordHasher())
+    let hasher = Locked(try PasswordHasher())
+    self.hasher = hasher
+    passwordPool = try PasswordPool { hasher.withLock { $0 } }
     documents = DocumentHub(store: store, engine: engine)
     engine.documents = documents
     sink(
@@ -115,6 +118,7 @@ public final class Core: @unchecked Sendable {
     try lifecycle.withLock { phase throws(RealtimeError) in
       if case .closed = phase { return }
       try stopLocked(&phase)
+      passwordPool.close()
       store.shutdown()
       phase = .closed
       sink(.info, "core closed")
@@ -257,5 +261,25 @@ extension Core {
   public func configurePasswords(limits: PasswordHasher.Limits, maxConcurrent: Int) throws(RealtimeError) {
     let replacement = try PasswordHasher(limits: limits, maxConcurrent: maxConcurrent)
     hasher.withLock { $0 = replacement }
+  }
+
+  /// Hashes `password` on one of the core's password threads and passes the encoded hash to
+  /// `completion`, on that thread (exactly once; `.closed` if the core closes first). For
+  /// callers that must not block, such as a request handler on the loop: post back to the loop
+  /// from the completion. The completion must not close the core. Throws `.tooLarge`, `.busy`
+  /// (`PasswordPool.maxQueued` jobs waiting), `.closed`.
+  public func hashPassword(
+    _ password: UnsafeRawBufferPointer, completion: @escaping @Sendable (Result<String, RealtimeError>) -> Void
+  ) throws(RealtimeError) {
+    try passwordPool.submit(password, .hash(completion))
+  }
+
+  /// Checks `password` against `hash` on one of the core's password threads, as `hashPassword`
+  /// hashes: a hash that is not Argon2id does not match; `needsRehash` asks for a new hash.
+  public func verifyPassword(
+    _ password: UnsafeRawBufferPointer, hash: String,
+    completion: @escaping @Sendable (Result<PasswordCheck, RealtimeError>) -> Void
+  ) throws(RealtimeError) {
+    try passwordPool.submit(password, .verify(hash: hash, completion))
   }
 }

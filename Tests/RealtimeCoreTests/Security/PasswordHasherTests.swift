@@ -77,4 +77,33 @@ import Testing
     #expect(done.all.count == 8 && done.all.allSatisfy { $0 })
     #expect(hasher.peakConcurrency >= 1 && hasher.peakConcurrency <= 2)
   }
+
+  /// The pool's threads hash and check without blocking the submitter, never exceed the cap,
+  /// and answer every job exactly once, with `.closed` for those still waiting at close.
+  @Test func thePoolAnswersEveryJobOnceWithinTheCap() throws {
+    let hasher = try PasswordHasher(limits: .init(operations: 2, memoryBytes: 1 << 20), maxConcurrent: 2)
+    let pool = try PasswordPool { hasher }
+    let first = try Waiter<Result<String, RealtimeError>>()
+    try Array("pw".utf8).withUnsafeBytes { try pool.submit($0, .hash { first.fulfill($0) }) }
+    let encoded = try first.wait().get()
+    #expect(encoded.hasPrefix("$argon2id$"))
+    let right = try Waiter<Result<PasswordCheck, RealtimeError>>()
+    let wrong = try Waiter<Result<PasswordCheck, RealtimeError>>()
+    try Array("pw".utf8).withUnsafeBytes { try pool.submit($0, .verify(hash: encoded) { right.fulfill($0) }) }
+    try Array("px".utf8).withUnsafeBytes { try pool.submit($0, .verify(hash: encoded) { wrong.fulfill($0) }) }
+    #expect(try right.wait().get() == PasswordCheck(matches: true, needsRehash: false))
+    #expect(try wrong.wait().get() == PasswordCheck(matches: false, needsRehash: false))
+
+    let hashes = Collector<Result<String, RealtimeError>>()
+    for _ in 0..<10 {
+      try Array("pw".utf8).withUnsafeBytes { try pool.submit($0, .hash { hashes.add($0) }) }
+    }
+    pool.close()
+    #expect(hashes.all.count == 10)
+    let closed = hashes.all.filter { if case .failure(let e) = $0 { e.code == .closed } else { false } }.count
+    let made = hashes.all.filter { if case .success = $0 { true } else { false } }.count
+    #expect(closed + made == 10)
+    #expect(hasher.peakConcurrency >= 1 && hasher.peakConcurrency <= 2)
+    #expect(throws: RealtimeError.self) { try Array("pw".utf8).withUnsafeBytes { try pool.submit($0, .hash { _ in }) } }
+  }
 }
