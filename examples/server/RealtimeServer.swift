@@ -54,9 +54,29 @@ struct RealtimeServer: ParsableCommand {
       "Channel namespace options, repeatable: NAME=OPTION,... (an empty NAME is the default namespace).",
       discussion:
         "Options: memory | persistent, history=N, age-ms=N, publish=clients|subscribers|server, "
-        + "no-client-subscribe, presence, idempotency-ms=N, slow=disconnect|drop-oldest|coalesce. Example: --namespace 'chat=history=500' --namespace 'typing=memory,history=1'"
+        + "no-client-subscribe, presence, idempotency-ms=N, slow=disconnect|drop-oldest|coalesce, "
+        + "scoped (channels and documents NAME:WORKSPACE/... only for the workspace's members; see --member). "
+        + "Example: --namespace 'chat=history=500' --namespace 'typing=memory,history=1'"
     ))
   var namespace: [NamespaceSpec] = []
+
+  @Option(
+    help: ArgumentHelp(
+      "Workspace membership, repeatable and stored: WORKSPACE:USER:ROLE.",
+      discussion:
+        "ROLE: owner, admin, member, guest (or the seeds' ceo, manager, staff), or none to remove. "
+        + "Members of a scoped namespace's workspace get its rules: guests read, members also write."
+    ))
+  var member: [MemberSpec] = []
+
+  @Option(
+    help: ArgumentHelp(
+      "Access rule of one channel or document, repeatable and stored: NAME,ACTION=ROLE.",
+      discussion:
+        "ACTION: subscribe, publish, presence, history, doc_read, doc_write; ROLE as for --member, or inherit "
+        + "to remove. Example: --access-rule 'chat:acme/announcements,publish=admin'"
+    ))
+  var accessRule: [AccessRuleSpec] = []
 
   @Option(
     help: ArgumentHelp(
@@ -121,9 +141,18 @@ struct RealtimeServer: ParsableCommand {
       }
       for spec in namespace {
         try core.configure(namespace: spec.name, spec.options)
+        if spec.scoped { try core.access.scope(namespace: spec.name, AccessRules()) }
         logger.info(
           "namespace \"\(spec.name)\": \(spec.options.persistent ? "persistent" : "in memory"), history \(spec.options.historySize)"
         )
+      }
+      for spec in member {
+        try core.access.setRole(spec.role, user: spec.user, in: spec.workspace)
+        logger.info("member \(spec.user) of \(spec.workspace): \(spec.role.name)")
+      }
+      for spec in accessRule {
+        try core.access.setRule(for: spec.name, spec.action, minimum: spec.minimum)
+        logger.info("access rule \(spec.name) \(spec.action.name): \(spec.minimum?.name ?? "inherit")")
       }
       var config = ListenConfig(
         maxConnections: maxConnections, maxConnectionsPerIP: maxConnectionsPerIP,
