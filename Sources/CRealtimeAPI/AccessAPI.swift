@@ -108,7 +108,8 @@ private func action(_ value: Int32) throws(RealtimeError) -> AccessAction {
     let given = try text(name, "name")
     guard let found = Role(name: given) else {
       throw RealtimeError(
-        .invalidArgument, "'\(given.prefix(32))' names no role (none, guest, member, admin, owner; staff, manager, ceo)")
+        .invalidArgument, "'\(given.prefix(32))' names no role (none, guest, member, admin, owner; staff, manager, ceo)"
+      )
     }
     out.pointee = Int32(found.rawValue)
   }

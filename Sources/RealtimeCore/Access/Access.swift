@@ -41,6 +41,11 @@ public final class Access: @unchecked Sendable {
     state = try store.loadAccess()
   }
 
+  /// An access control over `state` alone, with no core to change it (the fuzz target's).
+  init(state: State) {
+    self.state = state
+  }
+
   // MARK: - Checks (any thread)
 
   /// Whether `user` (nil: anonymous) may do `action` on channel or document `name`. Open

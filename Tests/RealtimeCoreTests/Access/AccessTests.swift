@@ -177,9 +177,12 @@ import Testing
     #expect(code { try core.access.setRole(.member, user: "m\u{1}a", in: "acme") } == .invalidArgument)
     #expect(code { try core.access.setRole(.member, user: "mia", in: String(repeating: "w", count: 128)) } == nil)
     #expect(code { try core.access.setRule(for: "", .publish, minimum: .admin) } == .invalidArgument)
-    #expect(code { try core.access.setRule(for: String(repeating: "n", count: 257), .publish, minimum: .admin) } == .invalidArgument)
+    #expect(
+      code { try core.access.setRule(for: String(repeating: "n", count: 257), .publish, minimum: .admin) }
+        == .invalidArgument)
     #expect(code { try core.access.scope(namespace: "Chat", AccessRules()) } == .invalidArgument)
-    #expect(code { try core.access.scope(namespace: String(repeating: "n", count: 65), AccessRules()) } == .invalidArgument)
+    #expect(
+      code { try core.access.scope(namespace: String(repeating: "n", count: 65), AccessRules()) } == .invalidArgument)
     #expect(code { _ = try core.access.role(of: "mia", in: "") } == .invalidArgument)
   }
 
