@@ -1190,8 +1190,8 @@ rt_status rt_token_verify(rt_core *core, const char *token, size_t len, int typ,
 #define RT_ROLE_ADMIN 3
 #define RT_ROLE_OWNER 4
 
-/** Actions the protocol checks. SUBSCRIBE covers `subscribe` (and its recovery replay) and
- *  `receipt`; PRESENCE covers `presence`, `presence_list`, `typing` and receiving presence diffs;
+/** Actions the protocol checks. SUBSCRIBE covers `subscribe` and `receipt`; HISTORY covers
+ *  `history` and the replay of a recovering `subscribe`; PRESENCE covers `presence`, `presence_list`, `typing` and receiving presence diffs;
  *  DOC_READ covers `doc_sync`, live document updates and `chunk_get`; DOC_WRITE covers
  *  `doc_update` and `chunk` uploads. */
 #define RT_ACCESS_SUBSCRIBE 0

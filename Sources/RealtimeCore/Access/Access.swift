@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Authorization: roles per workspace and the least role each action on a channel or document
 /// needs (`docs/security.md`, "Authorization"). The Swift face of `rt_access_*`; `Core.access`.
 ///
@@ -12,6 +14,9 @@
 /// (where they also end the subscriptions and document syncs that are no longer allowed),
 /// stored with the turn's other writes, and return once committed.
 public final class Access: @unchecked Sendable {
+  /// Whether any namespace is scoped: while none is, checks return at once without the lock
+  /// (every namespace open, as a core that never uses authorization).
+  private let anyScoped = Atomic<Bool>(false)
   /// Most memberships held in all (each costs some 100 bytes of memory).
   public static let maxMembers = 1_000_000
   /// Most per-name rules held in all.
@@ -44,6 +49,7 @@ public final class Access: @unchecked Sendable {
   /// An access control over `state` alone, with no core to change it (the fuzz target's).
   init(state: State) {
     self.state = state
+    anyScoped.store(!state.scoped.isEmpty, ordering: .releasing)
   }
 
   // MARK: - Checks (any thread)
@@ -53,6 +59,7 @@ public final class Access: @unchecked Sendable {
   /// namespace's, is the least role, and the user's role in the name's workspace must reach it.
   /// A name of a scoped namespace without a workspace segment is refused.
   public func allows(_ user: String?, _ action: AccessAction, on name: String) -> Bool {
+    guard anyScoped.load(ordering: .acquiring) else { return true }
     let location = AccessNames.locate(name)
     return lock.shared {
       guard let rules = state.scoped[String(location.namespace)] else { return true }
@@ -124,6 +131,7 @@ public final class Access: @unchecked Sendable {
       throw RealtimeError(.invalidArgument, "a namespace name is 0 to 64 bytes of a-z, 0-9, _ and -")
     }
     try change(nil) { state throws(RealtimeError) in
+      defer { self.anyScoped.store(!state.scoped.isEmpty, ordering: .releasing) }
       guard let rules else {
         state.scoped[namespace] = nil
         return

@@ -40,13 +40,13 @@ public enum Role: Int, Sendable, Comparable, CaseIterable {
 /// What a client asks to do with a channel or document over the protocol. The raw values are
 /// the C ABI's `RT_ACCESS_*` constants and never change.
 public enum AccessAction: Int, Sendable, CaseIterable {
-  /// `subscribe` (with its recovery replay) and `receipt`.
+  /// `subscribe` and `receipt`.
   case subscribe = 0
   /// `publish`.
   case publish = 1
   /// `presence`, `presence_list`, `typing`, and being shown in (and told of) the channel's presence.
   case presence = 2
-  /// `history`.
+  /// `history`, and the replay of a `subscribe` that recovers from an offset.
   case history = 3
   /// `doc_sync` and `chunk_get`: reading a document and its file chunks, and its live updates.
   case docRead = 4

@@ -33,6 +33,11 @@ extension ProtocolSession {
     settings.access?.allows(accessUser, .presence, on: channel) ?? true
   }
 
+  /// Whether the session may read `channel`'s history, which a recovery replays.
+  func mayReadHistory(_ channel: String) -> Bool {
+    settings.access?.allows(accessUser, .history, on: channel) ?? true
+  }
+
   /// Whether a channel event reaches this client: presence diffs and typing only with the right
   /// to presence (a guest may be let subscribe but not see who is there).
   func mayReceive(_ event: ChannelEvent) -> Bool {

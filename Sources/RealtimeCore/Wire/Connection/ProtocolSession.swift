@@ -511,6 +511,9 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
     case (let epoch?, let offset?): since = StreamPosition(epoch: epoch, offset: offset)
     default: throw RealtimeError(.invalidArgument, "recovery needs both epoch and offset")
     }
+    // A replay is history: without the right to it, the subscription starts live, unrecovered.
+    let replayRefused = since != nil && !mayReadHistory(channel)
+    if replayRefused { since = nil }
     let result = try router.subscribe(channel, self, since: since)
     subscriptions.insert(channel)
     joinPresence(channel, router, session)
@@ -518,7 +521,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
     reply.channel = channel
     reply.epoch = result.epoch
     reply.offset = result.offset
-    reply.recovered = result.recovered
+    reply.recovered = replayRefused ? false : result.recovered
     if let identity = session.identity { reply.unread = try? router.unread(channel: channel, user: identity.user) }
     send(reply, to: session, as: encoding)
     // Nothing can be published between these writes: the loop runs one thing at a time.

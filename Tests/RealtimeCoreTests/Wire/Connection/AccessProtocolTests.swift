@@ -167,6 +167,26 @@ import Testing
     #expect(again.first?.message == "not allowed")
   }
 
+  @Test func aRecoveryReplaysNothingWithoutTheRightToHistory() throws {
+    let core = try workspaceCore()
+    defer { try? core.close() }
+    try core.access.setRule(for: "chat:acme/general", .history, minimum: .member)
+    let mia = try harness(core, "mia")
+    let gus = try harness(core, "gus")
+    let first = try exchange(core, mia, #"{"type":"subscribe","id":1,"channel":"chat:acme/general"}"#)
+    let epoch = try #require(first.first?.epoch)
+    let request = #"{"type":"subscribe","id":2,"channel":"chat:acme/general","epoch":"\#(epoch)","offset":0}"#
+    let replayed =
+      try exchange(core, mia, #"{"type":"unsubscribe","id":3,"channel":"chat:acme/general"}"#)
+      + exchange(core, mia, request)
+    #expect(replayed.filter { $0.type == .message }.count == 3, "a member recovers the three messages")
+    let refused = try exchange(core, gus, request)
+    #expect(refused.first?.type == .subscribed && refused.first?.recovered == false)
+    #expect(!refused.contains { $0.type == .message }, "a guest without history gets no replay")
+    let history = try exchange(core, gus, #"{"type":"history","id":4,"channel":"chat:acme/general"}"#)
+    #expect(history.filter { $0.type != .presence }.map(\.message) == ["not allowed"])
+  }
+
   @Test func aClosedChannelRuleEndsItsSubscriptions() throws {
     let core = try workspaceCore()
     defer { try? core.close() }
