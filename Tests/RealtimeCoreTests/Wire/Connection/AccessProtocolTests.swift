@@ -187,6 +187,25 @@ import Testing
     #expect(history.filter { $0.type != .presence }.map(\.message) == ["not allowed"])
   }
 
+  @Test func aSubscriberWithoutPresenceRightsNeitherSeesNorAppearsInIt() throws {
+    let core = try workspaceCore()
+    defer { try? core.close() }
+    try core.access.setRule(for: "chat:acme/general", .presence, minimum: .member)
+    let gus = try harness(core, "gus")
+    let mia = try harness(core, "mia")
+    _ = try exchange(core, gus, #"{"type":"subscribe","id":1,"channel":"chat:acme/general"}"#)
+    _ = try exchange(core, mia, #"{"type":"subscribe","id":1,"channel":"chat:acme/general"}"#)
+    _ = try exchange(core, mia, #"{"type":"typing","channel":"chat:acme/general"}"#)
+    _ = try exchange(core, mia, #"{"type":"presence","id":2,"channel":"chat:acme/general","status":"away"}"#)
+    try core.sync()
+    let seen = try core.perform { _ throws(RealtimeError) in try Self.replies(gus) }
+    #expect(!seen.contains { $0.type == .presence || $0.type == .typing }, "\(seen)")
+    let list = try exchange(core, mia, #"{"type":"presence_list","id":3,"channel":"chat:acme/general"}"#)
+    let page = try #require(list.first { $0.type == .presenceList }?.data)
+    let text = String(decoding: page, as: UTF8.self)
+    #expect(text.contains("\"mia\"") && !text.contains("\"gus\""), "gus is not shown: \(text)")
+  }
+
   @Test func aClosedChannelRuleEndsItsSubscriptions() throws {
     let core = try workspaceCore()
     defer { try? core.close() }
