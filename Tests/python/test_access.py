@@ -6,8 +6,7 @@ document that exists as for one that does not, and nothing of them leaks; a gues
 not write; an announcements channel takes only admins' posts; a demotion or removal, stored in
 the database, holds after a restart. (Live demotion of open sessions is tested in Swift,
 AccessProtocolTests, since this server changes roles only at start.)"""
-import asyncio
-import base64
+import signal
 
 import pytest
 
@@ -178,3 +177,43 @@ def test_demotion_and_removal_are_stored_and_hold_after_a_restart(tmp_path):
     # Without `scoped` the namespace is open again, as before authorization existed.
     with running_server(tmp_path, "--trust-token-identity", "--namespace", "chat=persistent", db=db) as server:
         run(publish_and_subscribe(server, True, True))
+
+
+def test_a_member_removed_on_sighup_loses_their_subscription_and_document_at_once(tmp_path):
+    """The members file, read again on SIGHUP, drops bob: his open session is unsubscribed from
+    the workspace's channel and its document, gets nothing published after, and is refused from
+    then on; mia, still listed, keeps hers; an open channel stays."""
+    members = tmp_path / "members"
+    members.write_text("# workspace:user:role\nacme:bob:member\nacme:mia:staff\n")
+    channel = "chat:acme/" + fresh()
+    doc = "docs:acme/" + fresh()
+    args = ["--trust-token-identity", "--namespace", "chat=memory,scoped", "--namespace", "docs=scoped",
+            "--namespace", "open=memory", "--members-file", str(members)]
+
+    async def main(server):
+        async with Session(as_user(server, "bob")) as bob, Session(as_user(server, "mia")) as mia:
+            await bob.subscribe(channel)
+            await bob.subscribe("open:lobby")
+            await mia.subscribe(channel)
+            update = await bob.request("doc_sync", id=bob.next_id(), doc=doc, kind="text")
+            assert update["type"] == "doc_update", update
+            assert (await bob.recv())["type"] == "doc_sync"
+            members.write_text("acme:mia:staff\n")
+            server.proc.send_signal(signal.SIGHUP)
+            ended = [await bob.recv(timeout=10), await bob.recv(timeout=10)]
+            assert {"type": "unsubscribed", "channel": channel} in ended, ended
+            assert {"type": "error", "code": "forbidden", "message": "not allowed", "doc": doc} in ended, ended
+            await mia.send("publish", id=mia.next_id(), channel=channel, data="after bob left")
+            got = sorted([(await mia.recv())["type"], (await mia.recv())["type"]])
+            assert got == ["ack", "message"], got  # mia, still a member, gets it
+            await bob.expect_error("subscribe", "forbidden", channel=channel)
+            await bob.expect_error("publish", "forbidden", channel=channel, data="x")
+            await bob.expect_nothing_queued()  # no message of the channel, no document update
+            # The open channel is untouched.
+            await mia.publish("open:lobby", "still here")
+            message = await bob.recv()
+            assert message["type"] == "message" and message["data"] == "still here", message
+
+    with running_server(tmp_path, *args) as server:
+        run(main(server))
+    assert any("memberships applied" in line for line in server.log)

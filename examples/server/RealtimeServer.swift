@@ -71,6 +71,16 @@ struct RealtimeServer: ParsableCommand {
 
   @Option(
     help: ArgumentHelp(
+      "File of workspace memberships, one WORKSPACE:USER:ROLE a line (# comments), read at start and on SIGHUP.",
+      discussion:
+        "On SIGHUP the file is read again: its roles are set, and members it listed before but no longer lists "
+        + "are removed; their open sessions lose at once what they may no longer hold. A file with a bad line "
+        + "changes nothing."
+    ))
+  var membersFile: String?
+
+  @Option(
+    help: ArgumentHelp(
       "Access rule of one channel or document, repeatable and stored: NAME,ACTION=ROLE.",
       discussion:
         "ACTION: subscribe, publish, presence, history, doc_read, doc_write; ROLE as for --member, or inherit "
@@ -121,12 +131,14 @@ struct RealtimeServer: ParsableCommand {
     sigemptyset(&stopSignals)
     sigaddset(&stopSignals, SIGINT)
     sigaddset(&stopSignals, SIGTERM)
+    sigaddset(&stopSignals, SIGHUP)
     pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
 
     let path = inMemory ? nil : db
     if let path { try makeParentDirectory(of: path) }
     let coreLogger = logger
     let core: Core
+    let members = MembersFile()
     do {
       core = try Core(
         config: CoreConfig(
@@ -150,6 +162,7 @@ struct RealtimeServer: ParsableCommand {
         try core.access.setRole(spec.role, user: spec.user, in: spec.workspace)
         logger.info("member \(spec.user) of \(spec.workspace): \(spec.role.name)")
       }
+      if let membersFile { try members.reload(membersFile, into: core, logger: logger) }
       for spec in accessRule {
         try core.access.setRule(for: spec.name, spec.action, minimum: spec.minimum)
         logger.info("access rule \(spec.name) \(spec.action.name): \(spec.minimum?.name ?? "inherit")")
@@ -193,7 +206,19 @@ struct RealtimeServer: ParsableCommand {
     )
 
     var received: Int32 = 0
-    sigwait(&stopSignals, &received)
+    while true {
+      sigwait(&stopSignals, &received)
+      guard received == SIGHUP else { break }
+      guard let membersFile else {
+        logger.info("SIGHUP: no --members-file to read")
+        continue
+      }
+      do {
+        try members.reload(membersFile, into: core, logger: logger)
+      } catch {
+        logger.error("SIGHUP: \(membersFile) not applied: \(error)")
+      }
+    }
     logger.info("signal \(received): stopping")
     do {
       try core.close()
