@@ -26,13 +26,14 @@ public final class Access: @unchecked Sendable {
 
   /// What the checks read; guarded by `lock`.
   struct State {
-    /// workspace -> user -> role (never `.none`: absence is none).
-    var members: [String: [String: Role]] = [:]
+    /// workspace -> user -> role (never `.none`: absence is none). Workspaces are ASCII, so
+    /// `String` keys compare them exactly; users may be any UTF-8.
+    var members: [String: [ExactName: Role]] = [:]
     var memberCount = 0
     /// namespace -> the rules of its channels and documents.
-    var scoped: [String: AccessRules] = [:]
+    var scoped: [ExactName: AccessRules] = [:]
     /// channel or document name -> action -> least role, overriding the namespace's rules.
-    var rules: [String: [AccessAction: Role]] = [:]
+    var rules: [ExactName: [AccessAction: Role]] = [:]
     var ruleCount = 0
   }
 
@@ -62,36 +63,36 @@ public final class Access: @unchecked Sendable {
     guard anyScoped.load(ordering: .acquiring) else { return true }
     let location = AccessNames.locate(name)
     return lock.shared {
-      guard let rules = state.scoped[String(location.namespace)] else { return true }
+      guard let rules = state.scoped[ExactName(String(location.namespace))] else { return true }
       guard let workspace = location.workspace else { return false }
-      let least = state.rules[name]?[action] ?? rules[action]
+      let least = state.rules[ExactName(name)]?[action] ?? rules[action]
       if least == .none { return true }
       guard let user else { return false }
-      return (state.members[String(workspace)]?[user] ?? .none) >= least
+      return (state.members[String(workspace)]?[ExactName(user)] ?? .none) >= least
     }
   }
 
   /// Whether `name` is subject to rules (its namespace is scoped): false means open.
   public func isScoped(_ name: String) -> Bool {
     let namespace = String(AccessNames.locate(name).namespace)
-    return lock.shared { state.scoped[namespace] != nil }
+    return lock.shared { state.scoped[ExactName(namespace)] != nil }
   }
 
   /// `user`'s role in `workspace` (`.none` when not a member).
   public func role(of user: String, in workspace: String) throws(RealtimeError) -> Role {
     try AccessNames.checkWorkspace(workspace)
     try AccessNames.checkUser(user)
-    return lock.shared { state.members[workspace]?[user] ?? .none }
+    return lock.shared { state.members[workspace]?[ExactName(user)] ?? .none }
   }
 
   /// The rules of `namespace`, nil when it is not scoped.
   public func rules(of namespace: String) -> AccessRules? {
-    lock.shared { state.scoped[namespace] }
+    lock.shared { state.scoped[ExactName(namespace)] }
   }
 
   /// The least role `action` on `name` needs by its own rule, nil when it has none.
   public func rule(for name: String, _ action: AccessAction) -> Role? {
-    lock.shared { state.rules[name]?[action] }
+    lock.shared { state.rules[ExactName(name)]?[action] }
   }
 
   /// How many memberships are held.
@@ -105,10 +106,11 @@ public final class Access: @unchecked Sendable {
     try AccessNames.checkWorkspace(workspace)
     try AccessNames.checkUser(user)
     try change(.member(workspace: workspace, user: user, role: Int64(role.rawValue))) { state throws(RealtimeError) in
-      let old = state.members[workspace]?[user]
+      let key = ExactName(user)
+      let old = state.members[workspace]?[key]
       if role == .none {
         guard old != nil else { return }
-        state.members[workspace]?[user] = nil
+        state.members[workspace]?[key] = nil
         if state.members[workspace]?.isEmpty == true { state.members[workspace] = nil }
         state.memberCount -= 1
         return
@@ -116,7 +118,7 @@ public final class Access: @unchecked Sendable {
       guard old != nil || state.memberCount < Access.maxMembers else {
         throw RealtimeError(.noMemory, "at most \(Access.maxMembers) memberships")
       }
-      state.members[workspace, default: [:]][user] = role
+      state.members[workspace, default: [:]][key] = role
       if old == nil { state.memberCount += 1 }
     } review: { engine in
       engine.router.userSubscriptions.sessions(of: user).forEach { ($0 as? ProtocolSession)?.reviewAccess() }
@@ -133,13 +135,13 @@ public final class Access: @unchecked Sendable {
     try change(nil) { state throws(RealtimeError) in
       defer { self.anyScoped.store(!state.scoped.isEmpty, ordering: .releasing) }
       guard let rules else {
-        state.scoped[namespace] = nil
+        state.scoped[ExactName(namespace)] = nil
         return
       }
-      guard state.scoped[namespace] != nil || state.scoped.count < Access.maxScopedNamespaces else {
+      guard state.scoped[ExactName(namespace)] != nil || state.scoped.count < Access.maxScopedNamespaces else {
         throw RealtimeError(.noMemory, "at most \(Access.maxScopedNamespaces) scoped namespaces")
       }
-      state.scoped[namespace] = rules
+      state.scoped[ExactName(namespace)] = rules
     } review: { engine in
       Access.reviewEverySession(engine)
     }
@@ -154,18 +156,19 @@ public final class Access: @unchecked Sendable {
     let write = StoreWrite.accessRule(
       name: name, action: Int64(action.rawValue), minRole: minimum.map { Int64($0.rawValue) })
     try change(write) { state throws(RealtimeError) in
-      let old = state.rules[name]?[action]
+      let key = ExactName(name)
+      let old = state.rules[key]?[action]
       guard let minimum else {
         guard old != nil else { return }
-        state.rules[name]?[action] = nil
-        if state.rules[name]?.isEmpty == true { state.rules[name] = nil }
+        state.rules[key]?[action] = nil
+        if state.rules[key]?.isEmpty == true { state.rules[key] = nil }
         state.ruleCount -= 1
         return
       }
       guard old != nil || state.ruleCount < Access.maxRules else {
         throw RealtimeError(.noMemory, "at most \(Access.maxRules) access rules")
       }
-      state.rules[name, default: [:]][action] = minimum
+      state.rules[key, default: [:]][action] = minimum
       if old == nil { state.ruleCount += 1 }
     } review: { engine in
       Access.reviewEverySession(engine)
@@ -219,7 +222,7 @@ extension Store {
         guard let role = Role(rawValue: Int(members.int64(2))), role != .none else {
           throw RealtimeError(.corrupt, "rt_members holds an unknown role \(members.int64(2))")
         }
-        state.members[members.text(0), default: [:]][members.text(1)] = role
+        state.members[members.text(0), default: [:]][ExactName(members.text(1))] = role
         state.memberCount += 1
       }
       let rules = try db.prepare("SELECT name, action, min_role FROM rt_access_rules")
@@ -228,7 +231,7 @@ extension Store {
         else {
           throw RealtimeError(.corrupt, "rt_access_rules holds an unknown action or role")
         }
-        state.rules[rules.text(0), default: [:]][action] = role
+        state.rules[ExactName(rules.text(0)), default: [:]][action] = role
         state.ruleCount += 1
       }
       return state

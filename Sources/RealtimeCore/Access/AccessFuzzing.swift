@@ -3,13 +3,13 @@ extension FuzzEntry {
   /// rules, and in workspace `acme` one user of every role, named after it.
   static let accessFuzzControl: Access = {
     var state = Access.State()
-    state.scoped["chat"] = AccessRules()
-    state.scoped[""] = AccessRules()
+    state.scoped[ExactName("chat")] = AccessRules()
+    state.scoped[ExactName("")] = AccessRules()
     for role in Role.allCases where role != .none {
-      state.members["acme", default: [:]][role.name] = role
+      state.members["acme", default: [:]][ExactName(role.name)] = role
       state.memberCount += 1
     }
-    state.rules["chat:acme/news", default: [:]][.publish] = .admin
+    state.rules[ExactName("chat:acme/news"), default: [:]][.publish] = .admin
     state.ruleCount = 1
     return Access(state: state)
   }()
@@ -29,7 +29,9 @@ extension FuzzEntry {
       let prefix =
         location.namespace.isEmpty && !name.utf8.contains(UInt8(ascii: ":"))
         ? "\(workspace)/" : "\(location.namespace):\(workspace)/"
-      guard name.hasPrefix(prefix) else { return -2 }
+      // Bytes, not `hasPrefix`: that compares characters, and a combining mark after the `/`
+      // makes it part of another character.
+      guard name.utf8.starts(with: prefix.utf8) else { return -2 }
     }
     let scoped = access.isScoped(name)
     for action in AccessAction.allCases {

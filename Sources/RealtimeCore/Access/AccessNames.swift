@@ -79,3 +79,20 @@ enum AccessNames {
     }
   }
 }
+
+/// A user or a channel or document name compared byte for byte. Swift's `String` equality is
+/// canonical equivalence (`"é"` equals `"e\u{301}"`), but the store and identities tell those
+/// apart: keyed by `String`, one user would get another's membership, and a rule of one document
+/// would apply to a different one.
+struct ExactName: Hashable {
+  let text: String
+
+  init(_ text: String) { self.text = text }
+
+  static func == (lhs: ExactName, rhs: ExactName) -> Bool { lhs.text.utf8.elementsEqual(rhs.text.utf8) }
+
+  func hash(into hasher: inout Hasher) {
+    var copy = text
+    copy.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+  }
+}

@@ -100,6 +100,24 @@ import Testing
     #expect(access.allows("ada", .docRead, on: "docs:acme/plan"))
   }
 
+  @Test func namesThatLookAlikeButDifferInBytesAreDifferentNames() throws {
+    let core = try runningCore()
+    defer { try? core.close() }
+    let access = core.access
+    try access.scope(namespace: "docs", AccessRules())
+    let composed = "Ren\u{E9}"  // é as one scalar
+    let decomposed = "Rene\u{301}"  // e and a combining acute: equal as Swift Strings
+    #expect(composed == decomposed, "the premise: String equality is canonical equivalence")
+    try access.setRole(.member, user: composed, in: "acme")
+    #expect(try access.role(of: decomposed, in: "acme") == Role.none, "another user, other bytes")
+    #expect(access.allows(composed, .docWrite, on: "docs:acme/plan"))
+    #expect(!access.allows(decomposed, .docRead, on: "docs:acme/plan"))
+    try access.setRule(for: "docs:acme/caf\u{E9}", .docRead, minimum: Role.none)
+    #expect(access.allows(nil, .docRead, on: "docs:acme/caf\u{E9}"))
+    #expect(!access.allows(nil, .docRead, on: "docs:acme/cafe\u{301}"), "a public rule opens only its own document")
+    #expect(access.isScoped("docs:acme/x") && !access.isScoped("do\u{63}s\u{301}:acme/x"))
+  }
+
   @Test func removingAMemberOrDemotingThemTakesEffectAtOnce() throws {
     let core = try runningCore()
     defer { try? core.close() }
