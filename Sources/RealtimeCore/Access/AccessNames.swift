@@ -26,7 +26,9 @@ enum AccessNames {
     guard let colon = name.utf8.firstIndex(of: UInt8(ascii: ":")) else {
       return Location(namespace: "", workspace: workspace(in: name[...]))
     }
-    return Location(namespace: name[..<colon], workspace: workspace(in: name[name.index(after: colon)...]))
+    // Advanced in UTF-8, not by `index(after:)`: that steps a whole character, and a combining
+    // mark after the `:` would be skipped with it ("docs:\u{65C}acme/x" is in no workspace).
+    return Location(namespace: name[..<colon], workspace: workspace(in: name[name.utf8.index(after: colon)...]))
   }
 
   private static func workspace(in rest: Substring) -> Substring? {

@@ -32,6 +32,10 @@ import Testing
     #expect(AccessNames.locate("chat:a:b/c") == .init(namespace: "chat", workspace: nil), "':' is not a workspace byte")
     #expect(AccessNames.locate("docs:ac me/plan") == .init(namespace: "docs", workspace: nil))
     #expect(AccessNames.locate("") == .init(namespace: "", workspace: nil))
+    // A combining mark after ':' or '/' belongs to the segment, whatever characters it forms.
+    #expect(AccessNames.locate("docs:\u{65C}acme/x") == .init(namespace: "docs", workspace: nil))
+    #expect(AccessNames.locate(":\u{65C}x=docs/y") == .init(namespace: "", workspace: nil))
+    #expect(AccessNames.locate("docs:acme/\u{301}x") == .init(namespace: "docs", workspace: "acme"))
   }
 
   @Test func openNamespacesAllowEveryoneAndScopedOnesFollowTheDefaults() throws {
