@@ -1235,8 +1235,9 @@ rt_status rt_access_scope_namespace(rt_core *core, const char *ns, const rt_acce
  * `workspace` (1 to 128 bytes of ASCII letters, digits and _ - . @ = + ~ !); RT_ROLE_NONE
  * removes the membership. Stored; returns once committed. The user's open sessions lose at once
  * the subscriptions, presence and document syncs the new role no longer allows. Errors:
- * RT_EINVAL, RT_ENOMEM (over 1000000 memberships), RT_ESTATE (not running), RT_EIO (not stored:
- * the change is in force until the core closes). Any thread but the loop's blocks until stored.
+ * RT_EINVAL, RT_ENOMEM (over 1000000 memberships), RT_ESTATE (not running), or the store's error
+ * when the commit failed (RT_EIO, ...; rt_core_errmsg says the change is in force but not stored,
+ * until the core closes). Any thread; on the loop thread it does not wait for the commit.
  */
 rt_status rt_access_set_role(rt_core *core, const char *workspace, const char *user, int role);
 
@@ -1249,7 +1250,8 @@ rt_status rt_access_role(rt_core *core, const char *workspace, const char *user,
  * needs, overriding its namespace's rules (an announcements channel only admins publish to, a
  * private channel only members subscribe to); RT_ACCESS_INHERIT removes the override. Stored, and
  * in force only while the name's namespace is scoped. Errors: RT_EINVAL, RT_ENOMEM (over 100000
- * rules), RT_ESTATE (not running), RT_EIO (not stored). Any thread; blocks like rt_access_set_role.
+ * rules), RT_ESTATE (not running), or the store's error as for rt_access_set_role. Any thread;
+ * waits like rt_access_set_role.
  */
 rt_status rt_access_set_rule(rt_core *core, const char *name, int action, int min_role);
 
