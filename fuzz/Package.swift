@@ -9,6 +9,7 @@
 //   .build/release/fuzz-channel-record -max_total_time=60 corpus/channel-record
 //   .build/release/fuzz-text-document -max_total_time=60 corpus/text-document
 //   .build/release/fuzz-token -max_total_time=60 corpus/token
+//   .build/release/fuzz-access-name -max_total_time=60 corpus/access-name
 //
 // Only --sanitize=fuzzer: with Swift 6.3.1, adding address sanitizing to the same build drops the
 // coverage instrumentation, and libFuzzer then mutates blindly. Swift's own checks (bounds,
@@ -76,6 +77,12 @@ let package = Package(
     // survives a round trip.
     .executableTarget(
       name: "fuzz-token",
+      dependencies: [.product(name: "RealtimeCore", package: "RealtimeCore")]),
+    // Arbitrary bytes as a client's channel or document name checked against fixed workspace
+    // rules, and as a role name: never a crash; a workspace found is valid and in place; a name
+    // of a scoped namespace without a workspace is refused to all; higher roles get no less.
+    .executableTarget(
+      name: "fuzz-access-name",
       dependencies: [.product(name: "RealtimeCore", package: "RealtimeCore")]),
   ]
 )

@@ -1205,6 +1205,102 @@ rt_status rt_token_issue(rt_core *core, const char *sub, const char *device, con
  */
 rt_status rt_token_verify(rt_core *core, const char *token, size_t len, int typ, rt_bytes *claims_json_out);
 
+/* Authorization: roles per workspace and the least role each action on a channel or document
+ * needs (docs/security.md, "Authorization"). Names are `namespace:rest`; in a scoped namespace
+ * the workspace is `rest` up to its first '/' (`chat:acme/general` is in workspace `acme`).
+ * Namespaces that are not scoped stay open to every client. */
+
+/** Roles, ordered: OWNER > ADMIN > MEMBER > GUEST > NONE (not a member, or anonymous). */
+#define RT_ROLE_NONE 0
+#define RT_ROLE_GUEST 1
+#define RT_ROLE_MEMBER 2
+#define RT_ROLE_ADMIN 3
+#define RT_ROLE_OWNER 4
+
+/** Actions the protocol checks. SUBSCRIBE covers `subscribe` and `receipt`; HISTORY covers
+ *  `history` and the replay of a recovering `subscribe`; PRESENCE covers `presence`, `presence_list`, `typing` and receiving presence diffs;
+ *  DOC_READ covers `doc_sync`, live document updates and `chunk_get`; DOC_WRITE covers
+ *  `doc_update` and `chunk` uploads. */
+#define RT_ACCESS_SUBSCRIBE 0
+#define RT_ACCESS_PUBLISH 1
+#define RT_ACCESS_PRESENCE 2
+#define RT_ACCESS_HISTORY 3
+#define RT_ACCESS_DOC_READ 4
+#define RT_ACCESS_DOC_WRITE 5
+/** How many actions there are (the length of rt_access_rules.min_role). */
+#define RT_ACCESS_ACTIONS 6
+/** For rt_access_set_rule: remove the name's own rule, so its namespace's applies again. */
+#define RT_ACCESS_INHERIT (-1)
+
+/** The least role (RT_ROLE_*) each action (indexed by RT_ACCESS_*) needs in a scoped namespace.
+ *  RT_ROLE_NONE lets everyone, anonymous clients included. */
+typedef struct rt_access_rules {
+    /** sizeof(rt_access_rules) as the caller was compiled. */
+    size_t struct_size;
+    int min_role[RT_ACCESS_ACTIONS];
+} rt_access_rules;
+
+/** Static initialiser with the defaults: guests subscribe, see presence, read history and
+ *  documents; members also publish and change documents. */
+#define RT_ACCESS_RULES_INIT                                                                             \
+    {sizeof(rt_access_rules),                                                                            \
+     {RT_ROLE_GUEST, RT_ROLE_MEMBER, RT_ROLE_GUEST, RT_ROLE_GUEST, RT_ROLE_GUEST, RT_ROLE_MEMBER}}
+
+/** Fills *rules with the defaults of RT_ACCESS_RULES_INIT. RT_EINVAL if rules is NULL. */
+rt_status rt_access_rules_init(rt_access_rules *rules);
+
+/**
+ * Scopes namespace `ns` (0 to 64 bytes of a-z, 0-9, _ and -) with `rules`, or opens it again
+ * (rules NULL). Not stored: call it after every start, like rt_core_set_namespace. Sessions
+ * lose at once what the new rules no longer allow. Errors: RT_EINVAL, RT_EVERSION, RT_ENOMEM
+ * (over 1024 scoped namespaces), RT_ESTATE (not running). Any thread; blocks until applied.
+ */
+rt_status rt_access_scope_namespace(rt_core *core, const char *ns, const rt_access_rules *rules);
+
+/**
+ * Gives `user` (1 to 128 bytes of UTF-8 without control characters) the role `role` in
+ * `workspace` (1 to 128 bytes of ASCII letters, digits and _ - . @ = + ~ !); RT_ROLE_NONE
+ * removes the membership. Stored; returns once committed. The user's open sessions lose at once
+ * the subscriptions, presence and document syncs the new role no longer allows. Errors:
+ * RT_EINVAL, RT_ENOMEM (over 1000000 memberships), RT_ESTATE (not running), or the store's error
+ * when the commit failed (RT_EIO, ...; rt_core_errmsg says the change is in force but not stored,
+ * until the core closes). Any thread; on the loop thread it does not wait for the commit.
+ */
+rt_status rt_access_set_role(rt_core *core, const char *workspace, const char *user, int role);
+
+/** Sets *role to `user`'s role in `workspace` (RT_ROLE_NONE when not a member). Errors: RT_EINVAL.
+ *  Any thread, running or not; reads memory only. */
+rt_status rt_access_role(rt_core *core, const char *workspace, const char *user, int *role);
+
+/**
+ * Sets the least role `min_role` that `action` on channel or document `name` (1 to 256 bytes)
+ * needs, overriding its namespace's rules (an announcements channel only admins publish to, a
+ * private channel only members subscribe to); RT_ACCESS_INHERIT removes the override. Stored, and
+ * in force only while the name's namespace is scoped. Errors: RT_EINVAL, RT_ENOMEM (over 100000
+ * rules), RT_ESTATE (not running), or the store's error as for rt_access_set_role. Any thread;
+ * waits like rt_access_set_role.
+ */
+rt_status rt_access_set_rule(rt_core *core, const char *name, int action, int min_role);
+
+/**
+ * Checks whether `user` (NULL: anonymous) may do `action` on channel or document `name`, by the
+ * rules the protocol applies: RT_OK when allowed, RT_EPERM when not — whether or not the channel
+ * or document exists, so a host's own endpoints can answer alike. A name of a scoped namespace
+ * without a workspace segment is refused. RT_EINVAL for NULL core or name, or a bad action. Any
+ * thread, running or not; reads memory only.
+ */
+rt_status rt_access_check(rt_core *core, const char *user, const char *name, int action);
+
+/**
+ * Sets *role to the role named `name`, ASCII case-insensitive: "none", "guest", "member", "admin",
+ * "owner", and the example seeds' titles "staff" (member), "manager" (admin) and "ceo" (owner).
+ * RT_EINVAL for any other name. Needs no core.
+ */
+rt_status rt_access_role_from_name(const char *name, int *role);
+
+/** The canonical name of `role` ("none" ... "owner"), or "" for a value that is no role. Static. */
+const char *rt_access_role_name(int role);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

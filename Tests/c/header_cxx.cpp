@@ -20,6 +20,8 @@ int main()
     c.log_fn = on_log; // a plain function converts to rt_log_fn: the typedef has C linkage
     rt_core *core = nullptr;
     rt_bytes report = {nullptr, 0};
+    rt_access_rules rules = RT_ACCESS_RULES_INIT; // the nested-array initialiser is valid C++ too
+    static_assert(std::is_standard_layout<rt_access_rules>::value, "rt_access_rules must be standard-layout");
     // Reference every declaration so a C++-incompatible prototype is caught, not just parsed.
     (void)rt_version_number();
     (void)rt_version_string();
@@ -30,6 +32,8 @@ int main()
         (void)rt_core_attach(core, nullptr);
         (void)rt_core_sync(core);
         (void)rt_core_check(core, &report);
+        (void)rt_access_scope_namespace(core, "chat", &rules);
+        (void)rt_access_check(core, nullptr, "chat:acme/x", RT_ACCESS_SUBSCRIBE);
         rt_bytes_free(&report);
         (void)rt_core_stop(core);
         (void)rt_core_errmsg(core);

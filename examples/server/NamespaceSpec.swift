@@ -3,10 +3,14 @@ import RealtimeCore
 
 /// A `--namespace` value: `NAME=OPTION,OPTION,...` (NAME may be empty: the default namespace).
 /// Options: `memory` or `persistent`, `history=N`, `age-ms=N`, `publish=clients|subscribers|server`,
-/// `no-client-subscribe`, `presence`, `idempotency-ms=N`, `slow=disconnect|drop-oldest|coalesce`.
+/// `no-client-subscribe`, `presence`, `idempotency-ms=N`, `slow=disconnect|drop-oldest|coalesce`,
+/// `scoped` (workspace-scoped: channels `NAME:WORKSPACE/...`, checked against memberships with
+/// the default rules).
 struct NamespaceSpec: ExpressibleByArgument {
   let name: String
   let options: NamespaceOptions
+  /// Whether the namespace is workspace-scoped (`Access.scope` with the default rules).
+  var scoped = false
 
   init?(argument: String) {
     guard let equals = argument.firstIndex(of: "=") else { return nil }
@@ -19,6 +23,7 @@ struct NamespaceSpec: ExpressibleByArgument {
       case ("persistent", nil): options.persistent = true
       case ("no-client-subscribe", nil): options.clientSubscribe = false
       case ("presence", nil): options.presence = true
+      case ("scoped", nil): scoped = true
       case ("history", let value?):
         guard let size = Int(value) else { return nil }
         options.historySize = size

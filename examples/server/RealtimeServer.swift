@@ -54,9 +54,39 @@ struct RealtimeServer: ParsableCommand {
       "Channel namespace options, repeatable: NAME=OPTION,... (an empty NAME is the default namespace).",
       discussion:
         "Options: memory | persistent, history=N, age-ms=N, publish=clients|subscribers|server, "
-        + "no-client-subscribe, presence, idempotency-ms=N, slow=disconnect|drop-oldest|coalesce. Example: --namespace 'chat=history=500' --namespace 'typing=memory,history=1'"
+        + "no-client-subscribe, presence, idempotency-ms=N, slow=disconnect|drop-oldest|coalesce, "
+        + "scoped (channels and documents NAME:WORKSPACE/... only for the workspace's members; see --member). "
+        + "Example: --namespace 'chat=history=500' --namespace 'typing=memory,history=1'"
     ))
   var namespace: [NamespaceSpec] = []
+
+  @Option(
+    help: ArgumentHelp(
+      "Workspace membership, repeatable and stored: WORKSPACE:USER:ROLE.",
+      discussion:
+        "ROLE: owner, admin, member, guest (or the seeds' ceo, manager, staff), or none to remove. "
+        + "Members of a scoped namespace's workspace get its rules: guests read, members also write."
+    ))
+  var member: [MemberSpec] = []
+
+  @Option(
+    help: ArgumentHelp(
+      "File of workspace memberships, one WORKSPACE:USER:ROLE a line (# comments), read at start and on SIGHUP.",
+      discussion:
+        "On SIGHUP the file is read again: its roles are set, and members it listed before but no longer lists "
+        + "are removed; their open sessions lose at once what they may no longer hold. A file with a bad line "
+        + "changes nothing."
+    ))
+  var membersFile: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "Access rule of one channel or document, repeatable and stored: NAME,ACTION=ROLE.",
+      discussion:
+        "ACTION: subscribe, publish, presence, history, doc_read, doc_write; ROLE as for --member, or inherit "
+        + "to remove. Example: --access-rule 'chat:acme/announcements,publish=admin'"
+    ))
+  var accessRule: [AccessRuleSpec] = []
 
   @Option(
     help: ArgumentHelp(
@@ -101,12 +131,14 @@ struct RealtimeServer: ParsableCommand {
     sigemptyset(&stopSignals)
     sigaddset(&stopSignals, SIGINT)
     sigaddset(&stopSignals, SIGTERM)
+    sigaddset(&stopSignals, SIGHUP)
     pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
 
     let path = inMemory ? nil : db
     if let path { try makeParentDirectory(of: path) }
     let coreLogger = logger
     let core: Core
+    let members = MembersFile()
     do {
       core = try Core(
         config: CoreConfig(
@@ -121,9 +153,19 @@ struct RealtimeServer: ParsableCommand {
       }
       for spec in namespace {
         try core.configure(namespace: spec.name, spec.options)
+        if spec.scoped { try core.access.scope(namespace: spec.name, AccessRules()) }
         logger.info(
           "namespace \"\(spec.name)\": \(spec.options.persistent ? "persistent" : "in memory"), history \(spec.options.historySize)"
         )
+      }
+      for spec in member {
+        try core.access.setRole(spec.role, user: spec.user, in: spec.workspace)
+        logger.info("member \(spec.user) of \(spec.workspace): \(spec.role.name)")
+      }
+      if let membersFile { try members.reload(membersFile, into: core, logger: logger) }
+      for spec in accessRule {
+        try core.access.setRule(for: spec.name, spec.action, minimum: spec.minimum)
+        logger.info("access rule \(spec.name) \(spec.action.name): \(spec.minimum?.name ?? "inherit")")
       }
       var config = ListenConfig(
         maxConnections: maxConnections, maxConnectionsPerIP: maxConnectionsPerIP,
@@ -164,7 +206,19 @@ struct RealtimeServer: ParsableCommand {
     )
 
     var received: Int32 = 0
-    sigwait(&stopSignals, &received)
+    while true {
+      sigwait(&stopSignals, &received)
+      guard received == SIGHUP else { break }
+      guard let membersFile else {
+        logger.info("SIGHUP: no --members-file to read")
+        continue
+      }
+      do {
+        try members.reload(membersFile, into: core, logger: logger)
+      } catch {
+        logger.error("SIGHUP: \(membersFile) not applied: \(error)")
+      }
+    }
     logger.info("signal \(received): stopping")
     do {
       try core.close()

@@ -20,6 +20,8 @@ public final class Core: @unchecked Sendable {
   public let keyring = Keyring()
   /// PASETO v4.public access and refresh tokens, and the Ed25519 keys that sign them.
   public let tokens = Tokens()
+  /// Roles per workspace and channel access rules, checked by the protocol (`Access`).
+  public let access: Access
   private let hasher: Locked<PasswordHasher>
   private let passwordPool: PasswordPool
   private let sink: LogSink
@@ -39,6 +41,15 @@ public final class Core: @unchecked Sendable {
     passwordPool = try PasswordPool { hasher.withLock { $0 } }
     documents = DocumentHub(store: store, engine: engine)
     engine.documents = documents
+    do {
+      access = try Access(store: store)
+    } catch {
+      // Nothing else will close the database: a failed init runs no deinit.
+      store.shutdown()
+      throw error
+    }
+    engine.access = access
+    access.core = self
     sink(
       .info, "core opened (\(config.databasePath.map { "'\($0)'" } ?? "in memory"), durability \(config.durability))")
   }

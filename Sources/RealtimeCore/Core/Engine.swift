@@ -14,6 +14,8 @@ final class Engine: @unchecked Sendable {
   let rateLimiter = RateLimiter()
   /// The core's documents, which sessions sync with clients (set once, before the loop runs).
   var documents: DocumentHub?
+  /// Who may do what with channels and documents (set once, before the loop runs).
+  var access: Access?
   let sink: LogSink
   private var turnEnd: TurnEndHook?
   private var loop: UnsafeMutablePointer<uv_loop_t>?
@@ -237,6 +239,7 @@ final class Engine: @unchecked Sendable {
     // Hold messages back well before the transport's own limit closes the client with 1008.
     settings.holdAboveBytes = min(settings.holdAboveBytes, config.maxWriteQueueBytes / 4)
     settings.rateLimiter = rateLimiter
+    settings.access = access
     return ProtocolSession(
       id: id, settings: settings, router: router, documents: documents,
       requestFlush: { [unowned self] session in self.batchedSessions.append(session) }

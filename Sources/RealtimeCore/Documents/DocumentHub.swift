@@ -74,6 +74,10 @@ final class DocumentHub: @unchecked Sendable {
   /// Passes `id`'s changes to `client` from now on. Loop thread.
   func addClient(_ client: any DocumentClient, of id: String) { clients[id, default: [:]][client.id] = client }
 
+  /// Every client of every document (an access rule changed: all of them are checked again).
+  /// Loop thread.
+  func allClients() -> [any DocumentClient] { clients.values.flatMap(\.values) }
+
   /// Stops passing `id`'s changes to `client`. Loop thread.
   func removeClient(_ client: any DocumentClient, of id: String) {
     clients[id]?[client.id] = nil

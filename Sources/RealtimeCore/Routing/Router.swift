@@ -326,6 +326,10 @@ final class Router {
     return (false, stored.map { UInt64(max($0, 0)) })
   }
 
+  /// Every subscriber of every open channel, each once per channel it holds (an access rule
+  /// changed: all of them are checked again).
+  func allSubscribers() -> [ChannelSubscriber] { channels.values.flatMap(\.subscribers) }
+
   /// Subscribers of `name` now (0 when the channel is not open).
   func subscriberCount(_ name: String) -> Int { channels[name]?.subscribers.count ?? 0 }
 

@@ -62,6 +62,9 @@ final class UserSubscriptions {
     return true
   }
 
+  /// The sessions of `user` open now (a role of theirs changed: each is checked again).
+  func sessions(of user: String) -> [UserSession] { Array(sessions[user]?.values ?? [:].values) }
+
   /// Whether `user` has a session open now.
   func isOnline(_ user: String) -> Bool { sessions[user] != nil }
 }

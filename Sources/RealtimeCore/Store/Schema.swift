@@ -84,6 +84,24 @@ enum Schema {
       stored_at INTEGER NOT NULL DEFAULT 0
     );
     """,
+    // 7: authorization. Workspace memberships (a role per workspace and user: 1 guest, 2 member,
+    // 3 admin, 4 owner; "none" is the absence of a row) and per-name rules (the least role an
+    // action on one channel or document needs, overriding its scoped namespace's). Loaded into
+    // memory when the core opens: access checks never read SQLite.
+    """
+    CREATE TABLE rt_members (
+      workspace TEXT NOT NULL,
+      user      TEXT NOT NULL,
+      role      INTEGER NOT NULL CHECK (role BETWEEN 1 AND 4),
+      PRIMARY KEY (workspace, user)
+    ) WITHOUT ROWID;
+    CREATE TABLE rt_access_rules (
+      name     TEXT NOT NULL,
+      action   INTEGER NOT NULL CHECK (action BETWEEN 0 AND 5),
+      min_role INTEGER NOT NULL CHECK (min_role BETWEEN 0 AND 4),
+      PRIMARY KEY (name, action)
+    ) WITHOUT ROWID;
+    """,
   ]
 
   /// The version this library writes.

@@ -34,6 +34,10 @@ enum StoreWrite: Sendable {
   case chunkPut(hash: [UInt8], data: [UInt8], time: Int64)
   /// Deletes the chunks of `hashes` stored at or before `storedBefore` (ms since 1970).
   case chunkDelete(hashes: [[UInt8]], storedBefore: Int64)
+  /// Sets `user`'s role in `workspace` (1...4); role 0 (none) deletes the membership.
+  case member(workspace: String, user: String, role: Int64)
+  /// Sets the least role (0...4) `action` on channel or document `name` needs; nil deletes the rule.
+  case accessRule(name: String, action: Int64, minRole: Int64?)
 }
 
 /// The writes gathered during one loop turn, committed together.
@@ -84,6 +88,10 @@ final class StoreWriter: @unchecked Sendable {
     var delete: SQLiteStatement?
     var putChunk: SQLiteStatement?
     var deleteChunk: SQLiteStatement?
+    var setMember: SQLiteStatement?
+    var deleteMember: SQLiteStatement?
+    var setRule: SQLiteStatement?
+    var deleteRule: SQLiteStatement?
   }
 
   /// Takes ownership of `db` and starts the thread. `deliver` runs on the writer thread after
@@ -285,6 +293,10 @@ final class StoreWriter: @unchecked Sendable {
       try stmt.bind(2, data)
       try stmt.bind(3, time)
       _ = try stmt.step()
+    case .member(let workspace, let user, let role):
+      try applyMember(workspace: workspace, user: user, role: role)
+    case .accessRule(let name, let action, let minRole):
+      try applyAccessRule(name: name, action: action, minRole: minRole)
     case .chunkDelete(let hashes, let storedBefore):
       let stmt = try statement(
         &docStatements.deleteChunk, "DELETE FROM rt_chunks WHERE hash = ?1 AND stored_at <= ?2")
@@ -295,6 +307,54 @@ final class StoreWriter: @unchecked Sendable {
         _ = try stmt.step()
       }
     }
+  }
+
+  /// Applies `.member`.
+  private func applyMember(workspace: String, user: String, role: Int64) throws(RealtimeError) {
+    if role == 0 {
+      let stmt = try statement(
+        &docStatements.deleteMember, "DELETE FROM rt_members WHERE workspace = ?1 AND user = ?2")
+      defer { stmt.reset() }
+      try stmt.bind(1, workspace)
+      try stmt.bind(2, user)
+      _ = try stmt.step()
+      return
+    }
+    let stmt = try statement(
+      &docStatements.setMember,
+      """
+      INSERT INTO rt_members(workspace, user, role) VALUES (?1, ?2, ?3)
+      ON CONFLICT(workspace, user) DO UPDATE SET role = excluded.role
+      """)
+    defer { stmt.reset() }
+    try stmt.bind(1, workspace)
+    try stmt.bind(2, user)
+    try stmt.bind(3, role)
+    _ = try stmt.step()
+  }
+
+  /// Applies `.accessRule`.
+  private func applyAccessRule(name: String, action: Int64, minRole: Int64?) throws(RealtimeError) {
+    guard let minRole else {
+      let stmt = try statement(
+        &docStatements.deleteRule, "DELETE FROM rt_access_rules WHERE name = ?1 AND action = ?2")
+      defer { stmt.reset() }
+      try stmt.bind(1, name)
+      try stmt.bind(2, action)
+      _ = try stmt.step()
+      return
+    }
+    let stmt = try statement(
+      &docStatements.setRule,
+      """
+      INSERT INTO rt_access_rules(name, action, min_role) VALUES (?1, ?2, ?3)
+      ON CONFLICT(name, action) DO UPDATE SET min_role = excluded.min_role
+      """)
+    defer { stmt.reset() }
+    try stmt.bind(1, name)
+    try stmt.bind(2, action)
+    try stmt.bind(3, minRole)
+    _ = try stmt.step()
   }
 
   /// Applies `.docCreate`.

@@ -15,6 +15,7 @@ extension ProtocolSession: DocumentClient {
       throw ProtocolFault(.badRequest, "\(envelope.type.name) needs a doc", id: envelope.id)
     }
     do throws(RealtimeError) {
+      try authorize(envelope.type, id)
       switch envelope.type {
       case .docSync:
         let doc = try open(id, kind: envelope.kind, documents)

@@ -31,6 +31,8 @@ struct ProtocolSettings {
   var maxBatchBytes = 64 << 10
   /// The core's rate limits (`publish`, `subscribe`, and `abuse` for refusals); nil: none.
   var rateLimiter: RateLimiter?
+  /// The core's authorization, checked before every channel and document request; nil: all open.
+  var access: Access?
 }
 
 /// The application protocol on one WebSocket session (`docs/protocol.md`): waits for `connect`
@@ -49,7 +51,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
   private(set) var state = State.awaitingConnect
   private(set) var encoding = EnvelopeEncoding.json
   private(set) var clientName: String?
-  private let settings: ProtocolSettings
+  let settings: ProtocolSettings
   private let schedule: Scheduler
   private var connectTimer: Cancellable?
   /// Routes channel requests; nil where the session serves no channels (some tests).
@@ -189,6 +191,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
         guard try withinLimit(action, limiter, envelope, session, encoding) else { return }
       }
       do throws(RealtimeError) {
+        try authorize(envelope.type, channel)
         switch envelope.type {
         case .subscribe: try subscribe(envelope, channel, router, session, encoding)
         case .unsubscribe: unsubscribe(envelope, channel, router, session, encoding)
@@ -211,14 +214,16 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
   /// Enters the session in `channel`'s presence when the namespace keeps it and the session is
   /// identified (anonymous clients see presence but are not in it). A full channel leaves it out.
   private func joinPresence(_ channel: String, _ router: Router, _ session: WebSocketSession?) {
-    guard let identity = session?.identity, (try? router.options(of: channel).presence) == true else { return }
+    guard let identity = session?.identity, (try? router.options(of: channel).presence) == true,
+      mayUsePresence(channel)
+    else { return }
     let key = PresenceSet.Key(user: identity.user, client: "\(identity.device)/\(id)")
     guard (try? router.presence.set(channel, key, PresenceSet.Entry(status: "online", meta: [], expiresAt: nil))) != nil
     else { return }
     presenceKeys[channel] = key
   }
 
-  private func leavePresence(_ channel: String) {
+  func leavePresence(_ channel: String) {
     guard let key = presenceKeys.removeValue(forKey: channel) else { return }
     router?.presence.remove(channel, key)
   }
@@ -506,6 +511,9 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
     case (let epoch?, let offset?): since = StreamPosition(epoch: epoch, offset: offset)
     default: throw RealtimeError(.invalidArgument, "recovery needs both epoch and offset")
     }
+    // A replay is history: without the right to it, the subscription starts live, unrecovered.
+    let replayRefused = since != nil && !mayReadHistory(channel)
+    if replayRefused { since = nil }
     let result = try router.subscribe(channel, self, since: since)
     subscriptions.insert(channel)
     joinPresence(channel, router, session)
@@ -513,7 +521,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
     reply.channel = channel
     reply.epoch = result.epoch
     reply.offset = result.offset
-    reply.recovered = result.recovered
+    reply.recovered = replayRefused ? false : result.recovered
     if let identity = session.identity { reply.unread = try? router.unread(channel: channel, user: identity.user) }
     send(reply, to: session, as: encoding)
     // Nothing can be published between these writes: the loop runs one thing at a time.
@@ -566,7 +574,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
 
   /// A member's receipt, from the router: written like any other frame to this client.
   func deliverEvent(_ event: ChannelEvent) {
-    guard let socket, state == .connected else { return }
+    guard let socket, state == .connected, mayReceive(event) else { return }
     flushBatch()
     socket.sendEncoded(event.frame(encoding))
   }

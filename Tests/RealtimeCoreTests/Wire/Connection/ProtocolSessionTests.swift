@@ -36,7 +36,8 @@ struct Harness {
 
   init(
     authenticate: AuthHook? = nil, connectTimeoutMs: UInt64 = 10_000, router: Router? = nil, maxHeld: Int = 1024,
-    maxBatchBytes: Int = 64 << 10, requestFlush: ((ProtocolSession) -> Void)? = nil
+    maxBatchBytes: Int = 64 << 10, requestFlush: ((ProtocolSession) -> Void)? = nil, access: Access? = nil,
+    documents: DocumentHub? = nil
   ) {
     var config = SessionConfig()
     config.maxMessageBytes = 4096
@@ -46,8 +47,10 @@ struct Harness {
       authenticate: authenticate)
     settings.maxHeldMessages = maxHeld
     settings.maxBatchBytes = maxBatchBytes
+    settings.access = access
     session = ProtocolSession(
-      id: 0x2a, settings: settings, router: router, requestFlush: requestFlush, schedule: timers.scheduler)
+      id: 0x2a, settings: settings, router: router, documents: documents, requestFlush: requestFlush,
+      schedule: timers.scheduler)
     socket.application = session
     upgrade().withUnsafeBytes { socket.receive($0) }
     _ = transport.take()
