@@ -12,6 +12,8 @@ final class Engine: @unchecked Sendable {
   let router: Router
   /// The core's rate limits, shared by the protocol sessions and the host (thread-safe).
   let rateLimiter = RateLimiter()
+  /// The live connections of each token session, closed when it is revoked.
+  let tokenConnections = TokenConnections()
   /// The core's documents, which sessions sync with clients (set once, before the loop runs).
   var documents: DocumentHub?
   let sink: LogSink
@@ -237,6 +239,7 @@ final class Engine: @unchecked Sendable {
     // Hold messages back well before the transport's own limit closes the client with 1008.
     settings.holdAboveBytes = min(settings.holdAboveBytes, config.maxWriteQueueBytes / 4)
     settings.rateLimiter = rateLimiter
+    settings.tokenConnections = tokenConnections
     return ProtocolSession(
       id: id, settings: settings, router: router, documents: documents,
       requestFlush: { [unowned self] session in self.batchedSessions.append(session) }

@@ -31,6 +31,8 @@ struct ProtocolSettings {
   var maxBatchBytes = 64 << 10
   /// The core's rate limits (`publish`, `subscribe`, and `abuse` for refusals); nil: none.
   var rateLimiter: RateLimiter?
+  /// The live connections per token session, which a revocation closes; nil: none tracked.
+  var tokenConnections: TokenConnections?
 }
 
 /// The application protocol on one WebSocket session (`docs/protocol.md`): waits for `connect`
@@ -50,7 +52,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
   private(set) var encoding = EnvelopeEncoding.json
   private(set) var clientName: String?
   private let settings: ProtocolSettings
-  private let schedule: Scheduler
+  let schedule: Scheduler
   private var connectTimer: Cancellable?
   /// Routes channel requests; nil where the session serves no channels (some tests).
   private let router: Router?
@@ -84,6 +86,11 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
   let documents: DocumentHub?
   /// The documents this session syncs (held open until it ends).
   var syncedDocuments: [String: SharedDocument] = [:]
+  /// Ends the session with 4011 when its access token expires (`TokenAuth.swift`).
+  var tokenTimer: Cancellable?
+  /// The token session (`sid`) this connection is registered under, for revocation.
+  var watchedTokenSession: String?
+  var tokenConnections: TokenConnections? { settings.tokenConnections }
 
   init(
     id: UInt64, settings: ProtocolSettings, router: Router? = nil, documents: DocumentHub? = nil,
@@ -107,6 +114,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
         session, DisconnectCode.connectTimeout,
         reason: "no connect message within \(self.settings.connectTimeoutMs) ms", reconnect: true)
     }
+    startTokenWatch(session)
   }
 
   func session(_ session: WebSocketSession, received message: WebSocketEvent) {
@@ -146,6 +154,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
     heldReplays = 0
     connectTimer?.cancel()
     connectTimer = nil
+    stopTokenWatch()
   }
 
   func serverGoingAway(_ session: WebSocketSession) {
