@@ -100,7 +100,9 @@ private func jsonArray(_ objects: [[(key: String, value: FlatJSONValue)]]) -> [U
   count?.pointee = 0
   guard let coreHandle else { return fail(nil, .invalidArgument, "core is NULL") }
   return status(coreHandle) { () throws(RealtimeError) in
-    count?.pointee = try core(coreHandle).sessions.revoke(user: try limited(user, "user", Tokens.maxSubject))
+    // Evaluated first: `count?.pointee = f()` skips f when count is NULL.
+    let revoked = try core(coreHandle).sessions.revoke(user: try limited(user, "user", Tokens.maxSubject))
+    count?.pointee = revoked
   }
 }
 
