@@ -1,0 +1,171 @@
+"""Signed access tokens on the WebSocket upgrade (docs/security.md, "Tokens on the WebSocket
+upgrade"), against a real realtime-server started with a token key, --token-auth required and the
+development endpoints that mint sessions (--dev-token-endpoints).
+
+Every wait is bounded and waits for something specific: the expiry test waits for the server's own
+close frame (4011), which its timer sends at the token's exp; it does not sleep and hope."""
+import asyncio
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+import websockets
+
+from conftest import running_server
+from test_channels import Session, fresh, run
+
+SEED = "42" * 32
+TIMEOUT = 10
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with running_server(tmp_path_factory.mktemp("tokens"), "--token-key-seed", SEED, "--token-auth", "required",
+                        "--dev-token-endpoints") as server:
+        yield server
+
+
+def dev(server, endpoint, **query):
+    """GETs a development endpoint: (status, JSON body)."""
+    url = f"http://127.0.0.1:{server.port}/dev/{endpoint}?" + "&".join(f"{k}={v}" for k, v in query.items())
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def with_token(server, token):
+    return f"{server.url}?token={token}"
+
+
+async def expect_closed(ws, code):
+    """Reads until the server closes: the last message must be `disconnect` with `code`, and the close
+    frame must carry the same code. Returns the disconnect message."""
+    last = None
+    with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+        while True:
+            last = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == code, closed.value
+    assert last is not None and last["type"] == "disconnect" and last["code"] == code, last
+    return last
+
+
+def test_a_valid_access_token_connects_as_its_user_and_device(server):
+    status, s = dev(server, "session", user="ada", device="phone")
+    assert status == 200, s
+    status, b = dev(server, "session", user="bob", device="laptop")
+    assert status == 200, b
+
+    async def main():
+        channel = fresh("tok")
+        async with Session(with_token(server, s["access"])) as ada, \
+                Session(with_token(server, b["access"])) as bob:
+            ack = await bob.publish(channel, {"n": 1})
+            await ada.subscribe(channel)
+            await bob.subscribe(channel)
+            # A receipt needs a known user: ada's is accepted and told to bob as ada on her phone.
+            reply = await ada.request("receipt", id=ada.next_id(), channel=channel, offset=ack["offset"],
+                                      status="read")
+            assert reply["type"] == "ack", reply
+            seen = await bob.recv()
+            assert seen["type"] == "receipt" and seen["user"] == "ada" and seen["device"] == "phone", seen
+
+    run(main())
+
+
+@pytest.mark.parametrize("suffix", ["", "?token=", "?token=v4.public.forged", "?token=ada/phone"])
+def test_no_token_or_a_forged_one_is_refused_with_401(server, suffix):
+    async def main():
+        with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+            async with websockets.connect(server.url + suffix):
+                pass
+        return refused.value.response.status_code
+
+    assert run(main()) == 401
+
+
+def test_a_token_signed_by_another_key_or_of_the_wrong_purpose_is_refused(server):
+    status, s = dev(server, "session", user="ada", device="phone")
+    assert status == 200
+
+    async def main():
+        with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+            async with websockets.connect(with_token(server, s["refresh"])):
+                pass
+        return refused.value.response.status_code
+
+    assert run(main()) == 401
+
+
+def test_an_expired_token_is_accepted_and_closed_with_4011(server):
+    status, t = dev(server, "token", user="ada", device="phone", ttl=60, ago=3600)
+    assert status == 200, t
+
+    async def main():
+        async with websockets.connect(with_token(server, t["token"])) as ws:
+            goodbye = await expect_closed(ws, 4011)
+            assert goodbye["reconnect"] is True and "refresh" in goodbye["reason"], goodbye
+
+    run(main())
+
+
+def test_a_live_connection_is_closed_with_4011_when_its_token_expires_and_a_refreshed_one_connects(server):
+    status, s = dev(server, "session", user="ada", device="tablet", access_ttl=1)
+    assert status == 200, s
+
+    async def main():
+        async with Session(with_token(server, s["access"])) as client:
+            await client.expect_nothing_queued()
+            goodbye = await expect_closed(client.ws, 4011)
+            assert goodbye["reconnect"] is True, goodbye
+        # Refresh, as the close code says, and come back with the new token.
+        status, renewed = dev(server, "refresh", token=s["refresh"])
+        assert status == 200 and renewed["sid"] == s["sid"], renewed
+        async with Session(with_token(server, renewed["access"])) as client:
+            await client.expect_nothing_queued()
+            await expect_closed(client.ws, 4011)
+
+    run(main())
+
+
+def test_revoking_a_session_closes_its_connections_with_4012(server):
+    status, s = dev(server, "session", user="ada", device="phone")
+    assert status == 200, s
+    status, other = dev(server, "session", user="ada", device="laptop")
+    assert status == 200, other
+
+    async def main():
+        async with Session(with_token(server, s["access"])) as phone, \
+                Session(with_token(server, other["access"])) as laptop:
+            await phone.expect_nothing_queued()
+            status, body = await asyncio.to_thread(dev, server, "revoke", sid=s["sid"])
+            assert status == 200, body
+            goodbye = await expect_closed(phone.ws, 4012)
+            assert goodbye["reconnect"] is False, goodbye
+            # The other session of the same user stays connected.
+            await laptop.expect_nothing_queued()
+        # The revoked token: accepted and closed with 4012 at once; its refresh token is refused.
+        async with websockets.connect(with_token(server, s["access"])) as ws:
+            await expect_closed(ws, 4012)
+        status, body = dev(server, "refresh", token=s["refresh"])
+        assert status == 403 and "revoked" in body["error"], body
+
+    run(main())
+
+
+def test_reusing_a_rotated_refresh_token_revokes_the_session_and_closes_it(server):
+    status, s = dev(server, "session", user="eve", device="phone")
+    assert status == 200, s
+    status, renewed = dev(server, "refresh", token=s["refresh"])
+    assert status == 200, renewed
+
+    async def main():
+        async with Session(with_token(server, renewed["access"])) as client:
+            await client.expect_nothing_queued()
+            status, body = await asyncio.to_thread(dev, server, "refresh", token=s["refresh"])
+            assert status == 403 and "reuse" in body["error"], body
+            await expect_closed(client.ws, 4012)
+
+    run(main())
