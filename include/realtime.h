@@ -1247,6 +1247,11 @@ rt_status rt_session_revoke_user(rt_core *core, const char *user, size_t *count)
  */
 rt_status rt_session_list(rt_core *core, const char *user, rt_bytes *json);
 
+/** Names `device` of `user` (`name` at most 128 bytes of UTF-8; NULL clears it), as rt_device_list
+ *  shows it. Errors: RT_ENOTFOUND (the user never started a session on that device), RT_EINVAL,
+ *  RT_EIO. Any thread; blocks for the commit. */
+rt_status rt_device_rename(rt_core *core, const char *user, const char *device, const char *name);
+
 /** Sets *json to the devices `user` started sessions from, most recently seen first, as a JSON
  *  array of {"device","first_seen","last_seen","name"} (name null when unset). Free with
  *  rt_bytes_free. Errors: RT_EINVAL, RT_EIO, RT_ECLOSED. Any thread. */

@@ -127,6 +127,18 @@ private func jsonArray(_ objects: [[(key: String, value: FlatJSONValue)]]) -> [U
   }
 }
 
+@c @implementation public func rt_device_rename(
+  _ coreHandle: OpaquePointer?, _ user: UnsafePointer<CChar>?, _ device: UnsafePointer<CChar>?,
+  _ name: UnsafePointer<CChar>?
+) -> rt_status {
+  guard let coreHandle else { return fail(nil, .invalidArgument, "core is NULL") }
+  return status(coreHandle) { () throws(RealtimeError) in
+    try core(coreHandle).sessions.nameDevice(
+      user: try limited(user, "user", Tokens.maxSubject), device: try limited(device, "device", Tokens.maxDevice),
+      name: name == nil ? nil : try text(name, "name"))
+  }
+}
+
 @c @implementation public func rt_device_list(
   _ coreHandle: OpaquePointer?, _ user: UnsafePointer<CChar>?, _ json: UnsafeMutablePointer<rt_bytes>?
 ) -> rt_status {

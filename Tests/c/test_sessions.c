@@ -189,6 +189,15 @@ static void test_revocation_and_lists(void)
     CHECK(json.data != NULL && strstr((const char *)json.data, "\"device\":\"phone\"") != NULL);
     CHECK(json.data != NULL && strstr((const char *)json.data, "\"device\":\"laptop\"") != NULL);
     rt_bytes_free(&json);
+    CHECK_EQ_INT(rt_device_rename(core, "ada", "phone", "Ada's phone"), RT_OK);
+    CHECK_EQ_INT(rt_device_list(core, "ada", &json), RT_OK);
+    CHECK(json.data != NULL && strstr((const char *)json.data, "\"name\":\"Ada's phone\"") != NULL);
+    rt_bytes_free(&json);
+    CHECK_EQ_INT(rt_device_rename(core, "ada", "phone", NULL), RT_OK);
+    CHECK_EQ_INT(rt_device_list(core, "ada", &json), RT_OK);
+    CHECK(json.data != NULL && strstr((const char *)json.data, "Ada's phone") == NULL);
+    rt_bytes_free(&json);
+    CHECK_EQ_INT(rt_device_rename(core, "ada", "toaster", "x"), RT_ENOTFOUND);
     CHECK_EQ_INT(rt_device_list(core, "nobody", &json), RT_OK);
     CHECK(json.data != NULL && strcmp((const char *)json.data, "[]") == 0);
     rt_bytes_free(&json);
@@ -267,6 +276,8 @@ static void test_bad_arguments(void)
     CHECK_EQ_INT(rt_session_list(core, NULL, &json), RT_EINVAL);
     CHECK_EQ_INT(rt_session_list(core, "a", NULL), RT_EINVAL);
     CHECK_EQ_INT(rt_device_list(core, long_name, &json), RT_EINVAL);
+    CHECK_EQ_INT(rt_device_rename(core, "a", "d", long_name), RT_EINVAL);
+    CHECK_EQ_INT(rt_device_rename(core, "a", NULL, "n"), RT_EINVAL);
     CHECK(json.data == NULL);
     /* token_auth takes only the three values. */
     lc.token_auth = 7;

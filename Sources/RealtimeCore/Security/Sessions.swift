@@ -225,7 +225,7 @@ public final class Sessions: @unchecked Sendable {
   public func revoke(_ id: String, reason: String = "logged out") throws(RealtimeError) {
     let known = table.state.withLock { $0.sessions[id] != nil }
     guard known else { throw RealtimeError(.notFound, "no live session '\(id.prefix(64))'") }
-    _ = try revoke(reason: reason) { $0.id == id }
+    _ = try revoke(among: [id], reason: reason) { _ in true }
   }
 
   /// Revokes every session of `user` on `device` (forget a device); returns how many were live.
@@ -244,17 +244,20 @@ public final class Sessions: @unchecked Sendable {
 
   private func revoke(user: String, reason: String, where match: (SessionRow) -> Bool) throws(RealtimeError) -> Int {
     let ids = table.state.withLock { $0.byUser[user] ?? [] }
-    return try revoke(reason: reason) { ids.contains($0.id) && match($0) }
+    return try revoke(among: ids, reason: reason, where: match)
   }
 
-  /// Marks the matching live sessions revoked in memory (refused at once), commits, then closes
-  /// their connections. Memory goes first: a revocation must never wait on the disk to take
+  /// Marks the matching live sessions revoked in memory (refused at once), has their
+  /// connections closed, then commits. Memory goes first: a revocation must never wait on the disk to take
   /// effect; if the commit fails the error says so and the session stays refused here.
-  private func revoke(reason: String, where match: (SessionRow) -> Bool) throws(RealtimeError) -> Int {
+  private func revoke(among candidates: Set<String>, reason: String, where match: (SessionRow) -> Bool)
+    throws(RealtimeError) -> Int
+  {
     let now = tokens.clock()
     let ids = table.state.withLock { s -> [String] in
       var ids: [String] = []
-      for (id, row) in s.sessions where row.revokedAt == nil && match(row) {
+      for id in candidates {
+        guard let row = s.sessions[id], row.revokedAt == nil, match(row) else { continue }
         var revoked = row
         revoked.revokedAt = now
         revoked.revokedReason = reason
@@ -289,6 +292,16 @@ public final class Sessions: @unchecked Sendable {
   /// The devices `user` has started sessions from, most recently seen first.
   public func devices(user: String) throws(RealtimeError) -> [DeviceInfo] {
     try SessionRows.devices(store, user: user)
+  }
+
+  /// Names (or, with nil, unnames) `device` of `user`, for the user's list of devices. Throws
+  /// `.notFound` for a device the user never started a session from, `.invalidArgument` for a
+  /// name over `maxDeviceName` bytes.
+  public func nameDevice(user: String, device: String, name: String?) throws(RealtimeError) {
+    if let name, name.utf8.count > Self.maxDeviceName {
+      throw RealtimeError(.invalidArgument, "a device name is at most \(Self.maxDeviceName) bytes")
+    }
+    try store.writer.commitNow([.session(.deviceName(user: user, device: device, name: name))])
   }
 
   /// Whether the session `id` is live (known here and not revoked); for connections to check.

@@ -36,6 +36,8 @@ enum SessionWrite: Sendable {
   case revoke(ids: [String], time: Int64, reason: String)
   /// Records that `device` of `user` was seen at `time`, with its name when given.
   case deviceSeen(user: String, device: String, time: Int64, name: String?)
+  /// Sets (nil: clears) the name of a registered device; `.notFound` if it is not registered.
+  case deviceName(user: String, device: String, name: String?)
   /// Deletes sessions that expired before `time`: their tokens can no longer verify.
   case prune(before: Int64)
 }
@@ -95,6 +97,16 @@ extension StoreWriter {
       try stmt.bind(3, time)
       if let name { try stmt.bind(4, name) }
       _ = try stmt.step()
+    case .deviceName(let user, let device, let name):
+      let stmt = try db.prepare("UPDATE rt_devices SET name = ?3 WHERE user = ?1 AND device = ?2")
+      try stmt.bind(1, user)
+      try stmt.bind(2, device)
+      if let name { try stmt.bind(3, name) }
+      _ = try stmt.step()
+      guard db.changes == 1 else {
+        throw RealtimeError(
+          .notFound, "the user has no device '\(device.prefix(256))' (it appears with its first session)")
+      }
     case .prune(let before):
       let stmt = try db.prepare("DELETE FROM rt_sessions WHERE expires < ?1")
       try stmt.bind(1, before)

@@ -228,5 +228,10 @@ private func failure(_ body: () throws -> Void) -> RealtimeError? {
     #expect(devices.first { $0.device == "laptop" }?.name == "work")
     #expect(devices.first { $0.device == "phone" }?.name == nil)
     #expect(try core.sessions.devices(user: "nobody").isEmpty)
+    try core.sessions.nameDevice(user: "ada", device: "phone", name: "pocket")
+    #expect(try core.sessions.devices(user: "ada").first { $0.device == "phone" }?.name == "pocket")
+    try core.sessions.nameDevice(user: "ada", device: "laptop", name: nil)
+    #expect(try core.sessions.devices(user: "ada").first { $0.device == "laptop" }?.name == nil)
+    #expect(failure { try core.sessions.nameDevice(user: "bob", device: "phone", name: "x") }?.code == .notFound)
   }
 }
