@@ -1187,7 +1187,9 @@ rt_status rt_token_issue(rt_core *core, const char *sub, const char *device, con
  *   RT_ENOTFOUND signed with a key id the core does not hold (never added, or removed);
  *   RT_EPERM     authentic but not acceptable: the other type ("wrong purpose": a refresh token
  *                where an access token is expected, or the reverse), expired (exp not after
- *                now), or issued (iat) or valid (nbf) more than 60 s in the future;
+ *                now), or issued (iat) or valid (nbf) more than 60 s in the future, or of a
+ *                session (a "sid" claim, from rt_session_start) that is revoked or unknown to
+ *                this core (tokens without "sid" are not checked against sessions);
  *   RT_EINVAL    NULL arguments, a typ that is neither constant.
  * rt_core_errmsg says which. Any thread.
  */
