@@ -169,3 +169,40 @@ def test_reusing_a_rotated_refresh_token_revokes_the_session_and_closes_it(serve
             await expect_closed(client.ws, 4012)
 
     run(main())
+
+
+def test_a_refresh_message_extends_a_live_connection(server):
+    status, s = dev(server, "session", user="ada", device="watch", access_ttl=2)
+    assert status == 200, s
+    status, longer = dev(server, "token", user="ada", device="watch", ttl=600)
+    assert status == 200, longer
+    status, stranger = dev(server, "token", user="bob", device="watch", ttl=600)
+    assert status == 200, stranger
+
+    async def main():
+        async with Session(with_token(server, s["access"])) as client:
+            # Refused: another user's token, garbage, none. The connection stays.
+            reply = await client.request("refresh", id=5, token=stranger["token"])
+            assert reply["type"] == "error" and reply["code"] == "forbidden" and reply["id"] == 5, reply
+            reply = await client.request("refresh", id=6, token="v4.public.nope")
+            assert reply["type"] == "error" and reply["code"] == "unauthorized", reply
+            reply = await client.request("refresh", id=7)
+            assert reply["type"] == "error" and reply["code"] == "bad_request", reply
+            reply = await client.request("refresh", id=8, token=longer["token"])
+            assert reply == {"type": "ack", "id": 8}, reply
+            # Past the first token's exp (2 s from its issue, plus the timer's second of slack), the
+            # connection is still up: the new token's timer replaced the old one.
+            await asyncio.sleep(3.5)
+            await client.expect_nothing_queued()
+
+    run(main())
+
+
+def test_a_refresh_message_on_an_endpoint_without_token_auth_is_forbidden(tmp_path):
+    with running_server(tmp_path) as plain:
+        async def main():
+            async with Session(plain.url) as client:
+                reply = await client.request("refresh", id=3, token="v4.public.x")
+                assert reply["type"] == "error" and reply["code"] == "forbidden", reply
+
+        run(main())

@@ -240,6 +240,7 @@ final class Engine: @unchecked Sendable {
     settings.holdAboveBytes = min(settings.holdAboveBytes, config.maxWriteQueueBytes / 4)
     settings.rateLimiter = rateLimiter
     settings.tokenConnections = tokenConnections
+    settings.tokenGate = config.session.tokenAuth == .off ? nil : config.session.tokenGate
     return ProtocolSession(
       id: id, settings: settings, router: router, documents: documents,
       requestFlush: { [unowned self] session in self.batchedSessions.append(session) }

@@ -33,6 +33,8 @@ struct ProtocolSettings {
   var rateLimiter: RateLimiter?
   /// The live connections per token session, which a revocation closes; nil: none tracked.
   var tokenConnections: TokenConnections?
+  /// The core's token check, on an endpoint with token auth (for `refresh`); nil otherwise.
+  var tokenGate: TokenGate?
 }
 
 /// The application protocol on one WebSocket session (`docs/protocol.md`): waits for `connect`
@@ -91,6 +93,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
   /// The token session (`sid`) this connection is registered under, for revocation.
   var watchedTokenSession: String?
   var tokenConnections: TokenConnections? { settings.tokenConnections }
+  var tokenGate: TokenGate? { settings.tokenGate }
 
   init(
     id: UInt64, settings: ProtocolSettings, router: Router? = nil, documents: DocumentHub? = nil,
@@ -180,6 +183,8 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
       pong.data = envelope.data
       pong.dataIsJSON = envelope.dataIsJSON
       send(pong, to: session, as: encoding)
+    case .refresh:
+      try refreshToken(envelope, session, encoding)
     default:
       guard state == .connected else {
         throw ProtocolFault(.notConnected, "send connect first", id: envelope.id)

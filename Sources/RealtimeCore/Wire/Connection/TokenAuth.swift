@@ -125,6 +125,37 @@ extension ProtocolSession {
     }
   }
 
+  /// `refresh`: checks the new access token — valid, and of the connection's user and device —
+  /// then watches it instead of the old one and answers `ack`. Refused with `unauthorized` (the
+  /// old token stays in force) when it is not valid, `forbidden` for another identity or an
+  /// endpoint without token auth.
+  func refreshToken(_ envelope: Envelope, _ session: WebSocketSession, _ encoding: EnvelopeEncoding)
+    throws(ProtocolFault)
+  {
+    guard state == .connected else { throw ProtocolFault(.notConnected, "send connect first", id: envelope.id) }
+    guard let gate = tokenGate else {
+      throw ProtocolFault(.forbidden, "this endpoint does not take access tokens (no token auth)", id: envelope.id)
+    }
+    guard let token = envelope.token, !token.isEmpty else {
+      throw ProtocolFault(.badRequest, "refresh needs a token", id: envelope.id)
+    }
+    switch gate.check(token, mode: .required) {
+    case .identified(let who, let sessionID, let expiresAt):
+      guard who == session.identity else {
+        throw ProtocolFault(
+          .forbidden, "the token is for another user or device than this connection's", id: envelope.id)
+      }
+      stopTokenWatch()
+      session.renewToken(expiresAt: expiresAt, sessionID: sessionID)
+      startTokenWatch(session)
+      send(Envelope(.ack, id: envelope.id), to: session, as: encoding)
+    case .ended(_, let reason), .refused(let reason):
+      throw ProtocolFault(.unauthorized, reason, id: envelope.id)
+    case .absent:
+      throw ProtocolFault(.badRequest, "refresh needs a token", id: envelope.id)
+    }
+  }
+
   /// At the end of the session.
   func stopTokenWatch() {
     tokenTimer?.cancel()

@@ -62,6 +62,12 @@ final class WebSocketSession {
   private(set) var tokenExpiresAt: Int64?
   private(set) var tokenSessionID: String?
   private(set) var tokenEnd: (CloseCode, String)?
+
+  /// A `refresh` message brought a new access token for this connection.
+  func renewToken(expiresAt: Int64, sessionID: String?) {
+    tokenExpiresAt = expiresAt
+    tokenSessionID = sessionID
+  }
   private(set) var ending: Ending?
   private let config: SessionConfig
   /// The transport owns this session and ends it (`transportClosed`, or `end` before `finish`)
