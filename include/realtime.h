@@ -355,7 +355,9 @@ typedef struct rt_listen_config {
      * A valid token makes the identity its sub and device, without calling auth_fn; a forged or
      * unusable one gets 401; an expired one is accepted and closed at once with 4011 (refresh and
      * reconnect), one of a revoked session with 4012. Live connections close with 4011 when
-     * their token expires and with 4012 when their session is revoked (docs/security.md).
+     * their token expires and with 4012 when their session is revoked; a `token` in the
+     * protocol's `connect` is checked the same way, and a `refresh` message swaps in a new
+     * access token (docs/security.md).
      */
     int token_auth;
 } rt_listen_config;

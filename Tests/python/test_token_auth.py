@@ -206,3 +206,60 @@ def test_a_refresh_message_on_an_endpoint_without_token_auth_is_forbidden(tmp_pa
                 assert reply["type"] == "error" and reply["code"] == "forbidden", reply
 
         run(main())
+
+
+def test_a_token_in_connect_is_checked_by_the_core(tmp_path):
+    """On an endpoint with optional token auth, a client that upgraded without a token may bring one
+    in `connect`: valid names it; expired is refused with 4011, forged with 4003."""
+    with running_server(tmp_path, "--token-key-seed", SEED, "--token-auth", "optional",
+                        "--dev-token-endpoints") as optional:
+        status, s = dev(optional, "session", user="ada", device="phone")
+        assert status == 200, s
+        status, expired = dev(optional, "token", user="ada", device="phone", ttl=60, ago=3600)
+        assert status == 200, expired
+
+        async def main():
+            channel = fresh("ctok")
+            async with Session(optional.url, connect=False) as ada, Session(optional.url) as anonymous:
+                reply = await ada.request("connect", id=1, v=1, token=s["access"])
+                assert reply["type"] == "connected", reply
+                ack = await anonymous.publish(channel, {"n": 1})
+                await ada.subscribe(channel)
+                await anonymous.subscribe(channel)
+                # A receipt needs a known user: accepted, so the connect token named her.
+                reply = await ada.request("receipt", id=2, channel=channel, offset=ack["offset"], status="read")
+                assert reply["type"] == "ack", reply
+                seen = await anonymous.recv()
+                assert seen["type"] == "receipt" and seen["user"] == "ada" and seen["device"] == "phone", seen
+                # The anonymous client is not identified: its receipt is refused.
+                refused = await anonymous.expect_error("receipt", "forbidden", channel=channel, offset=1,
+                                                       status="read")
+                assert "known user" in refused["message"], refused
+            for token, code in [(expired["token"], 4011), ("v4.public.forged", 4003)]:
+                async with websockets.connect(optional.url) as ws:
+                    await ws.send(json.dumps({"type": "connect", "id": 1, "v": 1, "token": token}))
+                    error = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+                    assert error["type"] == "error" and error["code"] == "unauthorized", error
+                    goodbye = await expect_closed(ws, code)
+                    assert goodbye["reconnect"] is (code == 4011), goodbye
+
+        run(main())
+
+
+def test_a_connect_token_must_name_the_upgrades_identity(server):
+    status, s = dev(server, "session", user="ada", device="phone")
+    assert status == 200, s
+    status, bob = dev(server, "session", user="bob", device="phone")
+    assert status == 200, bob
+
+    async def main():
+        async with Session(with_token(server, s["access"]), connect=False) as client:
+            await client.send("connect", id=1, v=1, token=bob["access"])
+            error = await client.recv()
+            assert error["type"] == "error" and error["code"] == "unauthorized", error
+            await expect_closed(client.ws, 4003)
+        async with Session(with_token(server, s["access"]), connect=False) as client:
+            reply = await client.request("connect", id=1, v=1, token=s["access"])
+            assert reply["type"] == "connected", reply
+
+    run(main())

@@ -683,7 +683,9 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
         envelope, ProtocolFault(.unsupportedVersion, message, id: envelope.id), DisconnectCode.unsupportedVersion,
         session, encoding)
     }
-    if let token = envelope.token, let authenticate = settings.authenticate {
+    if let token = envelope.token, tokenGate != nil {
+      guard acceptConnectToken(token, envelope, session, encoding) else { return }
+    } else if let token = envelope.token, let authenticate = settings.authenticate {
       let request = AuthRequest(token: token, origin: session.request?.origin, path: session.request?.path ?? "")
       switch authenticate(request) {
       case .deny(_, let message):
@@ -714,14 +716,15 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
     }
   }
 
-  /// Refuses a `connect` for good: the error, then `disconnect` without reconnect.
-  private func refuse(
+  /// Refuses a `connect`: the error, then `disconnect` (without reconnect unless told: an expired
+  /// token may come back refreshed).
+  func refuse(
     _ envelope: Envelope, _ fault: ProtocolFault, _ code: CloseCode, _ session: WebSocketSession,
-    _ encoding: EnvelopeEncoding
+    _ encoding: EnvelopeEncoding, reconnect: Bool = false
   ) {
     self.encoding = encoding
     send(ProtocolSession.error(fault), to: session, as: encoding)
-    disconnect(session, code, reason: fault.message, reconnect: false)
+    disconnect(session, code, reason: fault.message, reconnect: reconnect)
   }
 
   /// Ends the session: `disconnect` with the code, in the session's encoding, then a close frame

@@ -156,6 +156,44 @@ extension ProtocolSession {
     }
   }
 
+  /// A `token` in `connect` on an endpoint with token auth: checked like the upgrade's (the
+  /// hook is not asked). Valid, and of the same user and device as an upgrade token if there was
+  /// one: the connection is that identity and its token is watched. Otherwise the `connect` is
+  /// refused — with 4011 or 4012 for an expired token or a revoked session, 4003 for the rest.
+  /// Returns whether the connect may go on.
+  func acceptConnectToken(
+    _ token: String, _ envelope: Envelope, _ session: WebSocketSession, _ encoding: EnvelopeEncoding
+  ) -> Bool {
+    guard let gate = tokenGate else { return true }
+    switch gate.check(token, mode: .required) {
+    case .identified(let who, let sessionID, let expiresAt):
+      if let current = session.identity, current != who {
+        refuse(
+          envelope,
+          ProtocolFault(
+            .unauthorized, "the connect token names another user or device than the upgrade's", id: envelope.id),
+          DisconnectCode.unauthorized, session, encoding)
+        return false
+      }
+      session.identity = who
+      stopTokenWatch()
+      session.renewToken(expiresAt: expiresAt, sessionID: sessionID)
+      startTokenWatch(session)
+      return true
+    case .ended(let code, let reason):
+      refuse(
+        envelope, ProtocolFault(.unauthorized, reason, id: envelope.id), code, session, encoding,
+        reconnect: code == DisconnectCode.tokenExpired)
+      return false
+    case .refused(let reason):
+      refuse(
+        envelope, ProtocolFault(.unauthorized, reason, id: envelope.id), DisconnectCode.unauthorized, session, encoding)
+      return false
+    case .absent:
+      return true
+    }
+  }
+
   /// At the end of the session.
   func stopTokenWatch() {
     tokenTimer?.cancel()
