@@ -348,10 +348,27 @@ typedef struct rt_listen_config {
      * it gets `disconnect` 4004 (docs/protocol.md). Default 10000, at most 3600000.
      */
     uint32_t connect_timeout_ms;
+    /**
+     * Whether the core checks the upgrade's access token itself: RT_TOKEN_AUTH_OFF (0, default:
+     * auth_fn decides), RT_TOKEN_AUTH_OPTIONAL (a token, if sent, must be valid and names the
+     * client; clients without one go on to auth_fn) or RT_TOKEN_AUTH_REQUIRED (no token: 401).
+     * A valid token makes the identity its sub and device, without calling auth_fn; a forged or
+     * unusable one gets 401; an expired one is accepted and closed at once with 4011 (refresh and
+     * reconnect), one of a revoked session with 4012. Live connections close with 4011 when
+     * their token expires and with 4012 when their session is revoked; a `token` in the
+     * protocol's `connect` is checked the same way, and a `refresh` message swaps in a new
+     * access token (docs/security.md).
+     */
+    int token_auth;
 } rt_listen_config;
 
+/** rt_listen_config.token_auth values. */
+#define RT_TOKEN_AUTH_OFF 0
+#define RT_TOKEN_AUTH_OPTIONAL 1
+#define RT_TOKEN_AUTH_REQUIRED 2
+
 /** Static initialiser with every default: `rt_listen_config lc = RT_LISTEN_CONFIG_INIT;` */
-#define RT_LISTEN_CONFIG_INIT {sizeof(rt_listen_config), NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, NULL, NULL, 0}
+#define RT_LISTEN_CONFIG_INIT {sizeof(rt_listen_config), NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, NULL, NULL, 0, 0}
 
 /** Sets *config to the defaults (RT_LISTEN_CONFIG_INIT). RT_EINVAL if config is NULL. Any thread. */
 rt_status rt_listen_config_init(rt_listen_config *config);
@@ -1146,7 +1163,7 @@ rt_status rt_password_verify_async(rt_core *core, const char *hash, const char *
 
 /** An access token: authorizes calls; 15 minutes unless another lifetime is given. */
 #define RT_TOKEN_ACCESS 1
-/** A refresh token: only buys new tokens; 30 days unless another lifetime is given. */
+/** A refresh token: only buys new tokens; 7 days unless another lifetime is given. */
 #define RT_TOKEN_REFRESH 2
 /** Bytes of a signing key's seed and of its Ed25519 public key. */
 #define RT_TOKEN_SEED_BYTES 32
@@ -1199,7 +1216,9 @@ rt_status rt_token_issue(rt_core *core, const char *sub, const char *device, con
  *   RT_ENOTFOUND signed with a key id the core does not hold (never added, or removed);
  *   RT_EPERM     authentic but not acceptable: the other type ("wrong purpose": a refresh token
  *                where an access token is expected, or the reverse), expired (exp not after
- *                now), or issued (iat) or valid (nbf) more than 60 s in the future;
+ *                now), or issued (iat) or valid (nbf) more than 60 s in the future, or of a
+ *                session (a "sid" claim, from rt_session_start) that is revoked or unknown to
+ *                this core (tokens without "sid" are not checked against sessions);
  *   RT_EINVAL    NULL arguments, a typ that is neither constant.
  * rt_core_errmsg says which. Any thread.
  */
@@ -1300,6 +1319,70 @@ rt_status rt_access_role_from_name(const char *name, int *role);
 
 /** The canonical name of `role` ("none" ... "owner"), or "" for a value that is no role. Static. */
 const char *rt_access_role_name(int role);
+
+/* Sessions and devices: refresh-token families with rotation and reuse detection, revocation
+ * (docs/security.md, "Sessions and devices"). A session is one login of a user on a device. */
+
+/** Bytes of a session id buffer: 32 hex digits and a NUL. */
+#define RT_SESSION_ID_BYTES 33
+
+/**
+ * Starts a session for user `sub` (1 to 256 bytes of UTF-8) on `device` (1 to 256) with `scope`
+ * (at most 1024; NULL: "") and registers the device. *access and *refresh get an access and a
+ * refresh token (as rt_token_issue makes them, plus a "sid" claim naming the session; free each
+ * with rt_bytes_free); the access token lives `access_ttl` seconds (0: 15 minutes), the refresh
+ * token `refresh_ttl` (0: 7 days), and every refresh renews both. `sid` (may be NULL) gets the
+ * session id, RT_SESSION_ID_BYTES with the NUL, for rt_session_revoke. Committed to the database
+ * before it returns. Errors: RT_EINVAL (NULL or over-long arguments, a ttl outside 0 to 400 days),
+ * RT_ESTATE (no token key), RT_ETOOBIG (the user has 256 live sessions), RT_EIO (the commit
+ * failed; nothing started), RT_ECLOSED. Any thread; blocks for the commit.
+ */
+rt_status rt_session_start(rt_core *core, const char *sub, const char *device, const char *scope,
+                           int64_t access_ttl, int64_t refresh_ttl, rt_bytes *access, rt_bytes *refresh,
+                           char sid[RT_SESSION_ID_BYTES]);
+
+/**
+ * Rotates: trades `len` bytes of the refresh token `token` for a new access and refresh token
+ * of the same session (*access, *refresh; free with rt_bytes_free). The old refresh token is
+ * spent: presenting it (or any earlier one of the session) again is reuse, which revokes the
+ * whole session — its access tokens included — and fails with RT_EPERM. Of two concurrent
+ * refreshes with the same token exactly one succeeds; the other is reuse. Committed before it
+ * returns. Errors: the errors of rt_token_verify; RT_EPERM also for a revoked or unknown session,
+ * a refresh token of no session (from rt_token_issue), and reuse (rt_core_errmsg says "reuse");
+ * RT_EIO (the commit failed; the token stays current); RT_EINVAL. Any thread; blocks.
+ */
+rt_status rt_session_refresh(rt_core *core, const char *token, size_t len, rt_bytes *access, rt_bytes *refresh);
+
+/** Revokes session `sid` (logout): its tokens are refused from now on (RT_EPERM from
+ *  rt_token_verify) and its live connections closed with 4012. Revoking a revoked session does
+ *  nothing. Errors: RT_ENOTFOUND (no such session, or it expired), RT_EINVAL, RT_EIO. Any thread. */
+rt_status rt_session_revoke(rt_core *core, const char *sid);
+
+/** Revokes every session of `user` on `device` (forget a device); *count (may be NULL) gets how
+ *  many were live. Errors: RT_EINVAL, RT_EIO. Any thread. */
+rt_status rt_session_revoke_device(rt_core *core, const char *user, const char *device, size_t *count);
+
+/** Revokes every session of `user` (sign out everywhere); *count (may be NULL) gets how many were
+ *  live. Errors: RT_EINVAL, RT_EIO. Any thread. */
+rt_status rt_session_revoke_user(rt_core *core, const char *user, size_t *count);
+
+/**
+ * Sets *json to the sessions of `user` that have not expired, newest first, as a JSON array of
+ * {"sid","device","scope","created","refreshed","expires","revoked","reason"}: times as
+ * "YYYY-MM-DDTHH:MM:SSZ", revoked and reason null while live. Free with rt_bytes_free.
+ * Errors: RT_EINVAL. Any thread.
+ */
+rt_status rt_session_list(rt_core *core, const char *user, rt_bytes *json);
+
+/** Names `device` of `user` (`name` at most 128 bytes of UTF-8; NULL clears it), as rt_device_list
+ *  shows it. Errors: RT_ENOTFOUND (the user never started a session on that device), RT_EINVAL,
+ *  RT_EIO. Any thread; blocks for the commit. */
+rt_status rt_device_rename(rt_core *core, const char *user, const char *device, const char *name);
+
+/** Sets *json to the devices `user` started sessions from, most recently seen first, as a JSON
+ *  array of {"device","first_seen","last_seen","name"} (name null when unset). Free with
+ *  rt_bytes_free. Errors: RT_EINVAL, RT_EIO, RT_ECLOSED. Any thread. */
+rt_status rt_device_list(rt_core *core, const char *user, rt_bytes *json);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -57,6 +57,14 @@ func decodeListenConfig(_ raw: UnsafePointer<rt_listen_config>?) throws(Realtime
     }
     config.session.allowedOrigins = list
   }
+  switch c.token_auth {
+  case RT_TOKEN_AUTH_OFF: config.session.tokenAuth = .off
+  case RT_TOKEN_AUTH_OPTIONAL: config.session.tokenAuth = .optional
+  case RT_TOKEN_AUTH_REQUIRED: config.session.tokenAuth = .required
+  default:
+    throw RealtimeError(
+      .invalidArgument, "token_auth \(c.token_auth) is not RT_TOKEN_AUTH_OFF, _OPTIONAL or _REQUIRED")
+  }
   if let fn = c.auth_fn {
     let hook = CAuthHook(fn: fn, userData: c.auth_user_data)
     config.session.authenticate = { request in hook.decide(request) }

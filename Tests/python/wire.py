@@ -5,7 +5,7 @@ with it, so a server that drifted from the documented format fails them."""
 
 TYPES = {"connect": 1, "connected": 2, "ping": 3, "pong": 4, "error": 5, "disconnect": 6, "subscribe": 7,
          "subscribed": 8, "unsubscribe": 9, "unsubscribed": 10, "publish": 11, "ack": 12, "message": 13,
-         "history": 14, "gap": 15, "receipt": 16}
+         "history": 14, "gap": 15, "receipt": 16, "refresh": 24}
 TYPE_NAMES = {code: name for name, code in TYPES.items()}
 FIELDS = {1: "id", 2: "v", 3: "token", 4: "client", 5: "data", 6: "code", 7: "message", 8: "reason",
           9: "reconnect", 10: "retry_after_ms", 11: "session", 12: "server", 13: "ping_interval_ms",

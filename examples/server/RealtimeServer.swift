@@ -105,6 +105,24 @@ struct RealtimeServer: ParsableCommand {
     ))
   var trustTokenIdentity = false
 
+  @Option(
+    help: ArgumentHelp(
+      "Ed25519 token signing key seed, 64 hex digits (key id 'server'): enables signed access tokens.",
+      discussion:
+        "With a key, the WebSocket upgrade checks access tokens (see --token-auth). A command line is visible to "
+        + "other local users: for anything but tests, pass the seed in the RT_TOKEN_KEY_SEED environment variable instead."
+    ))
+  var tokenKeySeed: String?
+
+  @Option(help: "With a token key: whether the upgrade's access token is off, optional or required.")
+  var tokenAuth: TokenAuthOption = .required
+
+  @Flag(
+    help: ArgumentHelp(
+      "INSECURE, for development and tests: serve /dev/session, /dev/refresh, /dev/revoke and /dev/token.",
+      discussion: "They mint tokens for any user without a password. Needs a token key."))
+  var devTokenEndpoints = false
+
   @Option(help: "Log level: error, warn, info or debug.")
   var logLevel: LevelOption = .info
 
@@ -117,6 +135,13 @@ struct RealtimeServer: ParsableCommand {
     guard maxWriteQueueBytes >= 4096 else { throw ValidationError("--max-write-queue-bytes must be at least 4096") }
     guard maxConnections > 0, maxConnectionsPerIP > 0 else {
       throw ValidationError("connection limits must be positive")
+    }
+    if let seed = tokenKeySeed ?? ProcessInfo.processInfo.environment["RT_TOKEN_KEY_SEED"], seedBytes(hex: seed) == nil
+    {
+      throw ValidationError("the token key seed must be 64 hex digits")
+    }
+    if devTokenEndpoints && tokenKeySeed == nil && ProcessInfo.processInfo.environment["RT_TOKEN_KEY_SEED"] == nil {
+      throw ValidationError("--dev-token-endpoints needs a token key (--token-key-seed)")
     }
   }
 
@@ -171,6 +196,19 @@ struct RealtimeServer: ParsableCommand {
         maxConnections: maxConnections, maxConnectionsPerIP: maxConnectionsPerIP,
         handshakeTimeoutMs: handshakeTimeoutMs, maxWriteQueueBytes: maxWriteQueueBytes, idleTimeoutMs: idleTimeoutMs,
         connectTimeoutMs: connectTimeoutMs)
+      var handlers: [HTTPHandler] = []
+      if let hex = tokenKeySeed ?? ProcessInfo.processInfo.environment["RT_TOKEN_KEY_SEED"],
+        let seed = seedBytes(hex: hex)
+      {
+        try seed.withUnsafeBytes { try core.tokens.addKey(id: "server", seed: $0) }
+        config.session.tokenAuth = tokenAuth.value
+        logger.info("signed access tokens: \(tokenAuth.rawValue) on the upgrade")
+        if devTokenEndpoints {
+          logger.warning("--dev-token-endpoints: anyone can mint tokens; never use this in production")
+          let endpoints = DevTokenEndpoints(core: core)
+          handlers.append { endpoints.respond($0) }
+        }
+      }
       var isDirectory: ObjCBool = false
       if !webRoot.isEmpty
         && !(FileManager.default.fileExists(atPath: webRoot, isDirectory: &isDirectory) && isDirectory.boolValue)
@@ -178,8 +216,15 @@ struct RealtimeServer: ParsableCommand {
         logger.warning("no browser client at \(webRoot) (see --web-root); serving only /ws")
       } else if !webRoot.isEmpty {
         let files = try StaticFiles(root: webRoot)
-        config.session.httpHandler = { files.respond($0) }
+        handlers.append { files.respond($0) }
         logger.info("serving \(files.count) files from \(webRoot) at /")
+      }
+      if !handlers.isEmpty {
+        let chain = handlers
+        config.session.httpHandler = { request in
+          for handler in chain { if let response = handler(request) { return response } }
+          return nil
+        }
       }
       if trustTokenIdentity {
         logger.warning("--trust-token-identity: clients name themselves; never use this in production")

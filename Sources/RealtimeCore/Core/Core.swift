@@ -18,8 +18,12 @@ public final class Core: @unchecked Sendable {
   /// The master keys this core seals with (`Sealer`): add them from a key file, the
   /// environment or the host before sealing.
   public let keyring = Keyring()
-  /// PASETO v4.public access and refresh tokens, and the Ed25519 keys that sign them.
-  public let tokens = Tokens()
+  /// PASETO v4.public access and refresh tokens, and the Ed25519 keys that sign them. Tokens
+  /// carrying a session id are checked against `sessions`.
+  public let tokens: Tokens
+  /// Sessions (refresh-token families with rotation and reuse detection) and each user's
+  /// devices, kept in the database.
+  public let sessions: Sessions
   /// Roles per workspace and channel access rules, checked by the protocol (`Access`).
   public let access: Access
   private let hasher: Locked<PasswordHasher>
@@ -32,13 +36,28 @@ public final class Core: @unchecked Sendable {
   /// Opens the database and starts the writer thread; the loop runs after `start` or `attach`.
   public init(config: CoreConfig) throws(RealtimeError) {
     sink = LogSink(level: config.logLevel, handler: config.logHandler)
-    store = try Store(
-      path: config.databasePath, durability: config.durability, groupCommit: config.groupCommit,
-      log: sink)
-    engine = Engine(store: store, log: sink)
+    // Before the store: nothing to shut down if these fail.
     let hasher = Locked(try PasswordHasher())
     self.hasher = hasher
     passwordPool = try PasswordPool { hasher.withLock { $0 } }
+    let store = try Store(
+      path: config.databasePath, durability: config.durability, groupCommit: config.groupCommit,
+      log: sink)
+    self.store = store
+    let engine = Engine(store: store, log: sink)
+    self.engine = engine
+    let sessionTable = SessionTable()
+    tokens = Tokens(clock: Tokens.systemSeconds, sessionTable: sessionTable)
+    do {
+      // A revocation closes the session's live connections, on the loop thread; a core that is
+      // not running has none.
+      sessions = try Sessions(store: store, tokens: tokens, table: sessionTable) { ids in
+        _ = engine.mailbox.post { engine.tokenConnections.revoked(ids) }
+      }
+    } catch {
+      store.shutdown()
+      throw error
+    }
     documents = DocumentHub(store: store, engine: engine)
     engine.documents = documents
     do {
@@ -187,7 +206,17 @@ public final class Core: @unchecked Sendable {
   /// Listens for WebSocket clients on `host:port` (an IPv4 or IPv6 address; port 0 picks a free
   /// port) and returns the port bound. Any thread but the loop's.
   public func listen(host: String, port: Int, config: ListenConfig = ListenConfig()) throws(RealtimeError) -> Int {
-    try perform { engine throws(RealtimeError) in try engine.listen(host: host, port: port, config: config) }
+    let config = withTokenGate(config)
+    return try perform { engine throws(RealtimeError) in
+      try engine.listen(host: host, port: port, config: config)
+    }
+  }
+
+  /// `config` with this core's tokens to check upgrade tokens with (`SessionConfig.tokenAuth`).
+  private func withTokenGate(_ config: ListenConfig) -> ListenConfig {
+    var config = config
+    config.session.tokenGate = TokenGate(tokens: tokens)
+    return config
   }
 
   /// Whether the calling thread is this core's loop thread.
@@ -200,6 +229,7 @@ public final class Core: @unchecked Sendable {
     config: ListenConfig = ListenConfig(), output: @escaping @Sendable (UnsafeRawBufferPointer) -> Void,
     ended: @escaping @Sendable () -> Void
   ) throws(RealtimeError) -> UInt64 {
+    let config = withTokenGate(config)
     if isOnLoopThread {
       return try engine.openHostConnection(config: config, output: output, ended: ended)
     }

@@ -12,6 +12,8 @@ final class Engine: @unchecked Sendable {
   let router: Router
   /// The core's rate limits, shared by the protocol sessions and the host (thread-safe).
   let rateLimiter = RateLimiter()
+  /// The live connections of each token session, closed when it is revoked.
+  let tokenConnections = TokenConnections()
   /// The core's documents, which sessions sync with clients (set once, before the loop runs).
   var documents: DocumentHub?
   /// Who may do what with channels and documents (set once, before the loop runs).
@@ -240,6 +242,8 @@ final class Engine: @unchecked Sendable {
     settings.holdAboveBytes = min(settings.holdAboveBytes, config.maxWriteQueueBytes / 4)
     settings.rateLimiter = rateLimiter
     settings.access = access
+    settings.tokenConnections = tokenConnections
+    settings.tokenGate = config.session.tokenAuth == .off ? nil : config.session.tokenGate
     return ProtocolSession(
       id: id, settings: settings, router: router, documents: documents,
       requestFlush: { [unowned self] session in self.batchedSessions.append(session) }

@@ -14,6 +14,9 @@ public enum TokenType: String, Sendable, Equatable {
 /// {"sub":"…","device":"…","scope":"…","typ":"access","iat":"2026-11-26T10:00:00Z",
 ///  "exp":"2026-11-26T10:15:00Z","jti":"<32 hex digits>"}
 /// ```
+///
+/// Tokens of a session (`Sessions`) also carry `"sid":"<32 hex digits>"`, last; tokens without
+/// it (`Tokens.issue`) are exactly as before.
 public struct TokenClaims: Sendable, Equatable {
   /// The user (`sub`).
   public var subject: String
@@ -27,12 +30,15 @@ public struct TokenClaims: Sendable, Equatable {
   public var issuedAt: Int64
   /// Seconds since 1970 (`exp`).
   public var expiresAt: Int64
-  /// A random id, 16 bytes as hex (`jti`), for revocation lists later.
+  /// A random id, 16 bytes as hex (`jti`): what refresh rotation compares.
   public var tokenID: String
+  /// The session (refresh-token family) the token belongs to (`sid`); empty for a token issued
+  /// outside sessions, which no session check applies to.
+  public var sessionID: String
 
   public init(
     subject: String, device: String, scope: String, type: TokenType, issuedAt: Int64, expiresAt: Int64,
-    tokenID: String
+    tokenID: String, sessionID: String = ""
   ) {
     self.subject = subject
     self.device = device
@@ -41,20 +47,22 @@ public struct TokenClaims: Sendable, Equatable {
     self.issuedAt = issuedAt
     self.expiresAt = expiresAt
     self.tokenID = tokenID
+    self.sessionID = sessionID
   }
 
   /// The claims as JSON; nil when a time is outside years 0000 to 9999.
   public func json() -> [UInt8]? {
     guard let iat = UTCTime.format(issuedAt), let exp = UTCTime.format(expiresAt) else { return nil }
-    return Array(
-      FlatJSON.encode([
-        ("sub", .string(subject)), ("device", .string(device)), ("scope", .string(scope)),
-        ("typ", .string(type.rawValue)), ("iat", .string(iat)), ("exp", .string(exp)), ("jti", .string(tokenID)),
-      ]).utf8)
+    var members: [(key: String, value: FlatJSONValue)] = [
+      ("sub", .string(subject)), ("device", .string(device)), ("scope", .string(scope)),
+      ("typ", .string(type.rawValue)), ("iat", .string(iat)), ("exp", .string(exp)), ("jti", .string(tokenID)),
+    ]
+    if !sessionID.isEmpty { members.append((key: "sid", value: .string(sessionID))) }
+    return Array(FlatJSON.encode(members).utf8)
   }
 
   /// The claims in `json`, a flat object: `sub`, `typ`, `iat`, `exp` required; `device`,
-  /// `scope`, `jti` optional strings (empty when absent); other members ignored. Also returns
+  /// `scope`, `jti`, `sid` optional strings (empty when absent); other members ignored. Also returns
   /// `nbf` when present. Throws `.corrupt` saying what is missing or malformed.
   static func parse(_ json: [UInt8]) throws(RealtimeError) -> (claims: TokenClaims, notBefore: Int64?) {
     let members: [(key: String, value: FlatJSONValue)]
@@ -87,7 +95,8 @@ public struct TokenClaims: Sendable, Equatable {
     let claims = TokenClaims(
       subject: try string("sub", required: true) ?? "", device: try string("device", required: false) ?? "",
       scope: try string("scope", required: false) ?? "", type: type, issuedAt: try time("iat", required: true) ?? 0,
-      expiresAt: try time("exp", required: true) ?? 0, tokenID: try string("jti", required: false) ?? "")
+      expiresAt: try time("exp", required: true) ?? 0, tokenID: try string("jti", required: false) ?? "",
+      sessionID: try string("sid", required: false) ?? "")
     return (claims, try time("nbf", required: false))
   }
 }

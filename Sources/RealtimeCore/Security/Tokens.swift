@@ -25,15 +25,17 @@ public struct VerifiedToken: Sendable {
 /// key-id footer (`.corrupt`), an unknown key id (`.notFound`), a signature that does not
 /// verify or claims that do not parse (`.corrupt`), and then — authentic, but not acceptable —
 /// the other type ("wrong purpose"), an expired token, or one issued or valid only more than
-/// `clockSkew` seconds in the future (`.forbidden`).
+/// `clockSkew` seconds in the future (`.forbidden`). A token carrying a session id (`sid`) is
+/// also refused (`.forbidden`) when that session is revoked or unknown to the session table the
+/// tokens were made with (`Sessions`); tokens without one are not checked against sessions.
 public final class Tokens: @unchecked Sendable {
   /// Most signing keys held at once.
   public static let maxKeys = 64
   /// Longest key id, in bytes.
   public static let maxKeyID = 64
-  /// Default lifetimes, in seconds.
+  /// Default lifetimes, in seconds: access tokens 15 minutes, refresh tokens 7 days.
   public static let defaultAccessTTL: Int64 = 15 * 60
-  public static let defaultRefreshTTL: Int64 = 30 * 86400
+  public static let defaultRefreshTTL: Int64 = 7 * 86400
   /// Longest lifetime issued.
   public static let maxTTL: Int64 = 400 * 86400
   /// How far in the future `iat` (and `nbf`) may be, for clocks that disagree.
@@ -61,11 +63,19 @@ public final class Tokens: @unchecked Sendable {
   }
 
   private let state = Locked(State())
-  private let clock: @Sendable () -> Int64
+  let clock: @Sendable () -> Int64
+  /// The sessions that tokens with a `sid` are checked against; nil refuses every such token.
+  let sessionTable: SessionTable?
 
   /// Tokens timed by `clock` (seconds since 1970; the system's real-time clock by default).
-  public init(clock: @escaping @Sendable () -> Int64 = Tokens.systemSeconds) {
+  public convenience init(clock: @escaping @Sendable () -> Int64 = Tokens.systemSeconds) {
+    self.init(clock: clock, sessionTable: nil)
+  }
+
+  /// Tokens whose `sid` claims are checked against `sessionTable`.
+  init(clock: @escaping @Sendable () -> Int64, sessionTable: SessionTable?) {
     self.clock = clock
+    self.sessionTable = sessionTable
   }
 
   /// Seconds since 1970 by the system's real-time clock.
@@ -147,13 +157,22 @@ public final class Tokens: @unchecked Sendable {
   // MARK: Issuing and verifying
 
   /// A new token for `subject` on `device` with `scope`, of `type`, valid from `now` (the
-  /// clock's by default) for `ttl` seconds (0: 15 minutes for access, 30 days for refresh),
+  /// clock's by default) for `ttl` seconds (0: 15 minutes for access, 7 days for refresh),
   /// signed with the current key. Throws `.state` with no key, `.invalidArgument` for an empty
   /// or over-long subject, device or scope, a ttl outside 0 to `maxTTL`.
   public func issue(
     subject: String, device: String = "", scope: String = "", type: TokenType = .access, ttl: Int64 = 0,
     now: Int64? = nil
   ) throws(RealtimeError) -> String {
+    try make(subject: subject, device: device, scope: scope, type: type, ttl: ttl, now: now).token
+  }
+
+  /// Issues a token as `issue` does, with a given `jti` (random when nil) and session id, and
+  /// returns its claims too (what `Sessions` records).
+  func make(
+    subject: String, device: String, scope: String, type: TokenType, ttl: Int64, now: Int64?,
+    tokenID: String? = nil, sessionID: String = ""
+  ) throws(RealtimeError) -> (token: String, claims: TokenClaims) {
     guard (1...Self.maxSubject).contains(subject.utf8.count) else {
       throw RealtimeError(.invalidArgument, "a token's subject is 1 to \(Self.maxSubject) bytes")
     }
@@ -168,11 +187,9 @@ public final class Tokens: @unchecked Sendable {
     }
     let lifetime = ttl != 0 ? ttl : (type == .access ? Self.defaultAccessTTL : Self.defaultRefreshTTL)
     let issued = now ?? clock()
-    var id = [UInt8](repeating: 0, count: 16)
-    randombytes_buf(&id, 16)
     let claims = TokenClaims(
       subject: subject, device: device, scope: scope, type: type, issuedAt: issued,
-      expiresAt: issued &+ lifetime, tokenID: Self.hex(id))
+      expiresAt: issued &+ lifetime, tokenID: tokenID ?? Self.randomID(), sessionID: sessionID)
     guard issued >= UTCTime.earliest, issued <= UTCTime.latest - lifetime, let json = claims.json() else {
       throw RealtimeError(.invalidArgument, "the token's times fall outside years 0000 to 9999")
     }
@@ -182,7 +199,15 @@ public final class Tokens: @unchecked Sendable {
       }
       return (id, key)
     }
-    return PasetoV4.sign(message: json, footer: Self.footer(keyID), implicit: [], secretKey: key.secret.bytes)
+    let token = PasetoV4.sign(message: json, footer: Self.footer(keyID), implicit: [], secretKey: key.secret.bytes)
+    return (token, claims)
+  }
+
+  /// 16 random bytes as 32 hex digits: a `jti` or a session id.
+  static func randomID() -> String {
+    var id = [UInt8](repeating: 0, count: 16)
+    randombytes_buf(&id, 16)
+    return hex(id)
   }
 
   /// Verifies `token` and checks it is of `type` and valid at `now` (the clock's by default).
@@ -190,6 +215,16 @@ public final class Tokens: @unchecked Sendable {
   public func verify(_ token: UnsafeRawBufferPointer, expecting type: TokenType, now: Int64? = nil)
     throws(RealtimeError) -> VerifiedToken
   {
+    try verify(token, expecting: type, now: now, acceptExpired: false, checkSession: true)
+  }
+
+  /// `verify`, optionally letting an authentic but expired token through (the caller looks at
+  /// `expiresAt`) and leaving the session check to the caller: the WebSocket upgrade answers
+  /// those with a close code instead of a 401.
+  func verify(
+    _ token: UnsafeRawBufferPointer, expecting type: TokenType, now: Int64?, acceptExpired: Bool,
+    checkSession: Bool
+  ) throws(RealtimeError) -> VerifiedToken {
     guard token.count <= Self.maxTokenBytes else {
       throw RealtimeError(.corrupt, "a token of \(token.count) bytes exceeds \(Self.maxTokenBytes)")
     }
@@ -210,7 +245,7 @@ public final class Tokens: @unchecked Sendable {
         .forbidden, "wrong purpose: \(claims.type.withArticle) token where \(type.withArticle) token is expected")
     }
     let at = now ?? clock()
-    guard at < claims.expiresAt else {
+    guard at < claims.expiresAt || acceptExpired else {
       throw RealtimeError(.forbidden, "the token expired at \(UTCTime.format(claims.expiresAt) ?? "?")")
     }
     guard claims.issuedAt <= at &+ Self.clockSkew else {
@@ -219,6 +254,12 @@ public final class Tokens: @unchecked Sendable {
     }
     if let notBefore, notBefore > at &+ Self.clockSkew {
       throw RealtimeError(.forbidden, "the token is not valid before \(UTCTime.format(notBefore) ?? "?")")
+    }
+    if checkSession && !claims.sessionID.isEmpty {
+      guard let sessionTable else {
+        throw RealtimeError(.forbidden, "the token belongs to a session, and these tokens keep no sessions")
+      }
+      try sessionTable.check(claims)
     }
     return VerifiedToken(claims: claims, claimsJSON: decoded.message, keyID: keyID)
   }

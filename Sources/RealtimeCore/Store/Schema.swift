@@ -102,6 +102,35 @@ enum Schema {
       PRIMARY KEY (name, action)
     ) WITHOUT ROWID;
     """,
+    // 8: sessions (refresh-token families, one per user and device login) and the devices of
+    // each user. Times in seconds since 1970, as in tokens. refresh_jti is the one refresh token
+    // of the family that may still be used: presenting another (rotated) one revokes the family.
+    // The TTLs are kept so a rotation issues tokens as the start did.
+    """
+    CREATE TABLE rt_sessions (
+      id             TEXT PRIMARY KEY,
+      user           TEXT NOT NULL,
+      device         TEXT NOT NULL,
+      scope          TEXT NOT NULL,
+      created        INTEGER NOT NULL,
+      refreshed      INTEGER NOT NULL,
+      refresh_jti    TEXT NOT NULL,
+      access_ttl     INTEGER NOT NULL,
+      refresh_ttl    INTEGER NOT NULL,
+      expires        INTEGER NOT NULL,
+      revoked_at     INTEGER,
+      revoked_reason TEXT
+    ) WITHOUT ROWID;
+    CREATE INDEX rt_sessions_expires ON rt_sessions(expires);
+    CREATE TABLE rt_devices (
+      user       TEXT NOT NULL,
+      device     TEXT NOT NULL,
+      first_seen INTEGER NOT NULL,
+      last_seen  INTEGER NOT NULL,
+      name       TEXT,
+      PRIMARY KEY (user, device)
+    ) WITHOUT ROWID;
+    """,
   ]
 
   /// The version this library writes.

@@ -38,6 +38,8 @@ enum StoreWrite: Sendable {
   case member(workspace: String, user: String, role: Int64)
   /// Sets the least role (0...4) `action` on channel or document `name` needs; nil deletes the rule.
   case accessRule(name: String, action: Int64, minRole: Int64?)
+  /// A change to the sessions and devices tables (`SessionWrite`).
+  case session(SessionWrite)
 }
 
 /// The writes gathered during one loop turn, committed together.
@@ -61,6 +63,10 @@ final class StoreWriter: @unchecked Sendable {
   private let lock: ConditionLock
   // Guarded by `lock`.
   private var queue: [WriteBatch] = []
+  /// Writes whose callers wait for their commit (`commitNow`), by request id.
+  private var urgent: [(id: UInt64, writes: [StoreWrite])] = []
+  private var urgentResults: [UInt64: RealtimeError?] = [:]
+  private var nextUrgentID: UInt64 = 0
   private var busy = false
   private var stopping = false
   private var thread: LoopThread?
@@ -117,10 +123,30 @@ final class StoreWriter: @unchecked Sendable {
     }
   }
 
+  /// Commits `writes` in a transaction of their own (shared with other callers waiting at the
+  /// same time) and returns once it is durable, or throws what failed (the writes are then
+  /// rolled back). For the few writes whose caller must not answer before they are on disk —
+  /// session rotation and revocation — not for the hot path, which uses `submit`. Any thread;
+  /// blocks for the commit (an fsync with full durability).
+  func commitNow(_ writes: [StoreWrite]) throws(RealtimeError) {
+    let outcome = lock.withLock { () -> RealtimeError? in
+      guard !stopping else { return RealtimeError(.closed, "the store is closed") }
+      let id = nextUrgentID
+      nextUrgentID += 1
+      urgent.append((id, writes))
+      lock.broadcast()
+      while true {
+        if let result = urgentResults.removeValue(forKey: id) { return result }
+        lock.wait()
+      }
+    }
+    if let outcome { throw outcome }
+  }
+
   /// Blocks until every submitted batch is committed (or failed) and delivered.
   func waitIdle() {
     lock.withLock {
-      while busy || !queue.isEmpty { lock.wait() }
+      while busy || !queue.isEmpty || !urgent.isEmpty { lock.wait() }
     }
   }
 
@@ -138,14 +164,17 @@ final class StoreWriter: @unchecked Sendable {
 
   private func run() {
     while true {
-      let batches = lock.withLock { () -> [WriteBatch]? in
-        while queue.isEmpty && !stopping { lock.wait() }
-        if queue.isEmpty { return nil }
+      let work = lock.withLock { () -> (batches: [WriteBatch], urgent: [(id: UInt64, writes: [StoreWrite])])? in
+        while queue.isEmpty && urgent.isEmpty && !stopping { lock.wait() }
+        if queue.isEmpty && urgent.isEmpty { return nil }
         busy = true
-        defer { queue.removeAll(keepingCapacity: true) }
-        return queue
+        defer {
+          queue.removeAll(keepingCapacity: true)
+          urgent.removeAll()
+        }
+        return (queue, urgent)
       }
-      guard let batches else {
+      guard let (batches, urgentWrites) = work else {
         insertStream = nil
         insertEntry = nil
         trimEntries = nil
@@ -155,8 +184,10 @@ final class StoreWriter: @unchecked Sendable {
         connection = nil
         return
       }
-      deliver(groupCommit ? commit(batches) : commitEachWrite(batches))
+      if !batches.isEmpty { deliver(groupCommit ? commit(batches) : commitEachWrite(batches)) }
+      let results = commitUrgent(urgentWrites)
       lock.withLock {
+        for (id, error) in results { urgentResults[id] = error }
         busy = false
         lock.broadcast()
       }
@@ -171,6 +202,21 @@ final class StoreWriter: @unchecked Sendable {
       }
     }
     return batches.map { BatchOutcome(id: $0.id, error: error) }
+  }
+
+  /// The waiting callers' writes: one transaction for all of them (one fsync); should it fail,
+  /// one each, so a bad request does not fail the others.
+  private func commitUrgent(_ requests: [(id: UInt64, writes: [StoreWrite])]) -> [(UInt64, RealtimeError?)] {
+    guard !requests.isEmpty else { return [] }
+    let together = transaction { () throws(RealtimeError) in
+      for request in requests {
+        for write in request.writes { try apply(write) }
+      }
+    }
+    guard together != nil, requests.count > 1 else { return requests.map { ($0.id, together) } }
+    return requests.map { request in
+      (request.id, transaction { () throws(RealtimeError) in for write in request.writes { try apply(write) } })
+    }
   }
 
   /// One transaction per write: what group commit is measured against.
@@ -205,7 +251,8 @@ final class StoreWriter: @unchecked Sendable {
     }
   }
 
-  private func db() throws(RealtimeError) -> SQLiteConnection {
+  /// The writer's connection; writer thread only.
+  func db() throws(RealtimeError) -> SQLiteConnection {
     guard let connection else { throw RealtimeError(.closed, "the store is closed") }
     return connection
   }
@@ -306,6 +353,8 @@ final class StoreWriter: @unchecked Sendable {
         try stmt.bind(2, storedBefore)
         _ = try stmt.step()
       }
+    case .session(let write):
+      try apply(write)
     }
   }
 

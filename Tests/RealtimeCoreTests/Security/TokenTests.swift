@@ -136,7 +136,7 @@ private func code(_ body: () throws -> Void) -> ErrorCode? {
     #expect(back.claims.tokenID != c.tokenID)
     // Refresh tokens last 30 days by default.
     let refresh = try verify(ring, try ring.issue(subject: "u", type: .refresh), .refresh, now: Self.now)
-    #expect(refresh.claims.expiresAt - refresh.claims.issuedAt == 30 * 86400)
+    #expect(refresh.claims.expiresAt - refresh.claims.issuedAt == 7 * 86400)
     // Bad arguments.
     #expect(code { _ = try ring.issue(subject: "") } == .invalidArgument)
     #expect(code { _ = try ring.issue(subject: String(repeating: "x", count: 257)) } == .invalidArgument)

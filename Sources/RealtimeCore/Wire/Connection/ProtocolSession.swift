@@ -33,6 +33,10 @@ struct ProtocolSettings {
   var rateLimiter: RateLimiter?
   /// The core's authorization, checked before every channel and document request; nil: all open.
   var access: Access?
+  /// The live connections per token session, which a revocation closes; nil: none tracked.
+  var tokenConnections: TokenConnections?
+  /// The core's token check, on an endpoint with token auth (for `refresh`); nil otherwise.
+  var tokenGate: TokenGate?
 }
 
 /// The application protocol on one WebSocket session (`docs/protocol.md`): waits for `connect`
@@ -52,7 +56,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
   private(set) var encoding = EnvelopeEncoding.json
   private(set) var clientName: String?
   let settings: ProtocolSettings
-  private let schedule: Scheduler
+  let schedule: Scheduler
   private var connectTimer: Cancellable?
   /// Routes channel requests; nil where the session serves no channels (some tests).
   private let router: Router?
@@ -86,6 +90,12 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
   let documents: DocumentHub?
   /// The documents this session syncs (held open until it ends).
   var syncedDocuments: [String: SharedDocument] = [:]
+  /// Ends the session with 4011 when its access token expires (`TokenAuth.swift`).
+  var tokenTimer: Cancellable?
+  /// The token session (`sid`) this connection is registered under, for revocation.
+  var watchedTokenSession: String?
+  var tokenConnections: TokenConnections? { settings.tokenConnections }
+  var tokenGate: TokenGate? { settings.tokenGate }
 
   init(
     id: UInt64, settings: ProtocolSettings, router: Router? = nil, documents: DocumentHub? = nil,
@@ -109,6 +119,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
         session, DisconnectCode.connectTimeout,
         reason: "no connect message within \(self.settings.connectTimeoutMs) ms", reconnect: true)
     }
+    startTokenWatch(session)
   }
 
   func session(_ session: WebSocketSession, received message: WebSocketEvent) {
@@ -148,6 +159,7 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
     heldReplays = 0
     connectTimer?.cancel()
     connectTimer = nil
+    stopTokenWatch()
   }
 
   func serverGoingAway(_ session: WebSocketSession) {
@@ -173,6 +185,8 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
       pong.data = envelope.data
       pong.dataIsJSON = envelope.dataIsJSON
       send(pong, to: session, as: encoding)
+    case .refresh:
+      try refreshToken(envelope, session, encoding)
     default:
       guard state == .connected else {
         throw ProtocolFault(.notConnected, "send connect first", id: envelope.id)
@@ -677,7 +691,9 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
         envelope, ProtocolFault(.unsupportedVersion, message, id: envelope.id), DisconnectCode.unsupportedVersion,
         session, encoding)
     }
-    if let token = envelope.token, let authenticate = settings.authenticate {
+    if let token = envelope.token, tokenGate != nil {
+      guard acceptConnectToken(token, envelope, session, encoding) else { return }
+    } else if let token = envelope.token, let authenticate = settings.authenticate {
       let request = AuthRequest(token: token, origin: session.request?.origin, path: session.request?.path ?? "")
       switch authenticate(request) {
       case .deny(_, let message):
@@ -708,14 +724,15 @@ final class ProtocolSession: WebSocketApplication, ChannelSubscriber, UserSessio
     }
   }
 
-  /// Refuses a `connect` for good: the error, then `disconnect` without reconnect.
-  private func refuse(
+  /// Refuses a `connect`: the error, then `disconnect` (without reconnect unless told: an expired
+  /// token may come back refreshed).
+  func refuse(
     _ envelope: Envelope, _ fault: ProtocolFault, _ code: CloseCode, _ session: WebSocketSession,
-    _ encoding: EnvelopeEncoding
+    _ encoding: EnvelopeEncoding, reconnect: Bool = false
   ) {
     self.encoding = encoding
     send(ProtocolSession.error(fault), to: session, as: encoding)
-    disconnect(session, code, reason: fault.message, reconnect: false)
+    disconnect(session, code, reason: fault.message, reconnect: reconnect)
   }
 
   /// Ends the session: `disconnect` with the code, in the session's encoding, then a close frame

@@ -77,6 +77,13 @@ public struct SessionConfig: Sendable {
   public var envelope = EnvelopeLimits()
   /// Answers requests to other paths than `path`; nil answers them all with 404.
   public var httpHandler: HTTPHandler?
+  /// Whether the core checks the upgrade's access token itself (`docs/security.md`, "Tokens on
+  /// the WebSocket upgrade"). A valid token names the client (its `sub` and `device`) and the
+  /// hook is not asked; an expired one is accepted and closed with 4011, one of a revoked
+  /// session with 4012; a missing (when required) or forged one gets 401.
+  public var tokenAuth = TokenAuth.off
+  /// The core's tokens, set by the core when it listens.
+  var tokenGate: TokenGate?
 
   /// Defaults: endpoint `/ws`, 16 KiB / 64-field heads, 1 MiB messages, any origin.
   public init(

@@ -57,6 +57,17 @@ final class WebSocketSession {
   private(set) var request: Handshake.Request?
   /// Who the client is, if the authentication hook said (at the upgrade or at `connect`).
   var identity: Identity?
+  /// With token auth: when the upgrade's access token expires (seconds since 1970), and its
+  /// session; or, for an authentic token that can no longer be used, the close to end with.
+  private(set) var tokenExpiresAt: Int64?
+  private(set) var tokenSessionID: String?
+  private(set) var tokenEnd: (CloseCode, String)?
+
+  /// A `refresh` message brought a new access token for this connection.
+  func renewToken(expiresAt: Int64, sessionID: String?) {
+    tokenExpiresAt = expiresAt
+    tokenSessionID = sessionID
+  }
   private(set) var ending: Ending?
   private let config: SessionConfig
   /// The transport owns this session and ends it (`transportClosed`, or `end` before `finish`)
@@ -166,7 +177,17 @@ final class WebSocketSession {
       if let allowed = config.allowedOrigins, let origin = request.origin, !allowed.contains(origin) {
         throw HTTPError(403, "origin \(origin) is not allowed")
       }
-      if let authenticate = config.authenticate {
+      var askHook = true
+      if config.tokenAuth != .off, let gate = config.tokenGate {
+        switch gate.check(Self.token(in: head), mode: config.tokenAuth) {
+        case .absent: break
+        case .identified(let who, let sessionID, let expiresAt):
+          (identity, tokenSessionID, tokenExpiresAt, askHook) = (who, sessionID, expiresAt, false)
+        case .ended(let code, let reason): (tokenEnd, askHook) = ((code, reason), false)
+        case .refused(let message): throw HTTPError(401, message)
+        }
+      }
+      if askHook, let authenticate = config.authenticate {
         let decision = authenticate(
           AuthRequest(token: Self.token(in: head), origin: request.origin, path: request.path))
         switch decision {

@@ -15,4 +15,10 @@ public enum DisconnectCode {
   public static let slowConsumer = CloseCode(rawValue: 4005)
   /// The client kept sending past its rate limits after being told to wait; reconnect later.
   public static let rateLimited = CloseCode(rawValue: 4006)
+  /// The connection's access token expired (at the upgrade, or while connected): refresh it and
+  /// reconnect with the new one.
+  public static let tokenExpired = CloseCode(rawValue: 4011)
+  /// The connection's session was revoked (logout, a forgotten device, refresh token reuse):
+  /// its tokens are dead; log in again, do not retry them.
+  public static let sessionRevoked = CloseCode(rawValue: 4012)
 }

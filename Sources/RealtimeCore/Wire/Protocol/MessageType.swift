@@ -54,6 +54,9 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
   case chunk = 22
   /// Client → server: "send me chunk `key` of file document `doc`"; answered by `chunk`.
   case chunkGet = 23
+  /// Client → server: a new access token (`token`) for this connection, of the same user and
+  /// device, so it outlives the one it connected with; answered by `ack`. Needs token auth.
+  case refresh = 24
 
   /// The name in JSON's `"type"` field.
   public var name: String {
@@ -81,6 +84,7 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case .docUpdate: "doc_update"
     case .chunk: "chunk"
     case .chunkGet: "chunk_get"
+    case .refresh: "refresh"
     }
   }
 
@@ -94,7 +98,7 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
   public var isClientMessage: Bool {
     switch self {
     case .connect, .ping, .subscribe, .unsubscribe, .publish, .history, .receipt, .presence, .presenceList, .typing,
-      .docSync, .docUpdate, .chunk, .chunkGet:
+      .docSync, .docUpdate, .chunk, .chunkGet, .refresh:
       true
     case .connected, .pong, .error, .disconnect, .subscribed, .unsubscribed, .ack, .message, .gap: false
     }
