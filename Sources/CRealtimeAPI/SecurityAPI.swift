@@ -206,3 +206,13 @@ private func sealingInto(
     try output(message, out)
   }
 }
+
+@c @implementation public func rt_store_reseal(_ coreHandle: OpaquePointer?, _ rows: UnsafeMutablePointer<UInt64>?)
+  -> rt_status
+{
+  guard let coreHandle else { return fail(nil, .invalidArgument, "core is NULL") }
+  return status(coreHandle) { () throws(RealtimeError) in
+    let count = try core(coreHandle).reseal()
+    rows?.pointee = count
+  }
+}

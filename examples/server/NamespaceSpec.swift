@@ -3,7 +3,8 @@ import RealtimeCore
 
 /// A `--namespace` value: `NAME=OPTION,OPTION,...` (NAME may be empty: the default namespace).
 /// Options: `memory` or `persistent`, `history=N`, `age-ms=N`, `publish=clients|subscribers|server`,
-/// `no-client-subscribe`, `presence`, `idempotency-ms=N`, `slow=disconnect|drop-oldest|coalesce`.
+/// `no-client-subscribe`, `presence`, `idempotency-ms=N`, `slow=disconnect|drop-oldest|coalesce`,
+/// `e2e` (end-to-end: clients publish sealed binary data, routed and stored opaque).
 struct NamespaceSpec: ExpressibleByArgument {
   let name: String
   let options: NamespaceOptions
@@ -19,6 +20,7 @@ struct NamespaceSpec: ExpressibleByArgument {
       case ("persistent", nil): options.persistent = true
       case ("no-client-subscribe", nil): options.clientSubscribe = false
       case ("presence", nil): options.presence = true
+      case ("e2e", nil): options.endToEnd = true
       case ("history", let value?):
         guard let size = Int(value) else { return nil }
         options.historySize = size

@@ -17,7 +17,7 @@ public final class Core: @unchecked Sendable {
   let documents: DocumentHub
   /// The master keys this core seals with (`Sealer`): add them from a key file, the
   /// environment or the host before sealing.
-  public let keyring = Keyring()
+  public let keyring: Keyring
   /// PASETO v4.public access and refresh tokens, and the Ed25519 keys that sign them.
   public let tokens = Tokens()
   private let hasher: Locked<PasswordHasher>
@@ -29,9 +29,11 @@ public final class Core: @unchecked Sendable {
   /// Opens the database and starts the writer thread; the loop runs after `start` or `attach`.
   public init(config: CoreConfig) throws(RealtimeError) {
     sink = LogSink(level: config.logLevel, handler: config.logHandler)
+    let keyring = Keyring()
+    self.keyring = keyring
     store = try Store(
       path: config.databasePath, durability: config.durability, groupCommit: config.groupCommit,
-      log: sink)
+      keyring: keyring, log: sink)
     engine = Engine(store: store, log: sink)
     hasher = Locked(try PasswordHasher())
     documents = DocumentHub(store: store, engine: engine)
@@ -231,6 +233,20 @@ public final class Core: @unchecked Sendable {
     -> [(seq: UInt64, payload: [UInt8])]
   {
     try DurableLog.read(store, stream: stream, after: after, limit: limit)
+  }
+
+  /// Re-seals under the current key every stored channel entry, document update and snapshot
+  /// sealed under another key or stored plaintext (end-to-end payloads stay as the client sealed
+  /// them), in batches the writer commits among the other writes; returns the rows re-sealed.
+  /// Afterwards keys other than the current one can be removed. Works whether or not the loop
+  /// runs. Throws `.state` with no current key or on the loop thread (it blocks), `.corrupt` or
+  /// `.notFound` for a row that does not open (named in the message; nothing is deleted). Any
+  /// thread but the loop's.
+  public func reseal() throws(RealtimeError) -> UInt64 {
+    guard !isOnLoopThread else {
+      throw RealtimeError(.state, "reseal blocks until done; call it from another thread than the loop's")
+    }
+    return try store.reseal()
   }
 
   /// Runs `PRAGMA integrity_check`: `ok` when the database is sound, and the checker's report
