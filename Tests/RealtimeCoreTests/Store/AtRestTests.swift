@@ -220,6 +220,8 @@ import Testing
       try core.publish(channel: "fresh", data: Array("plain".utf8), dataIsJSON: false)
     }
     #expect(publish?.code == .state)
+    let open = #expect(throws: RealtimeError.self) { try core.openDocument("new-doc", kind: .text) }
+    #expect(open?.code == .state)
     try core.close()
     #expect(try column(path, "SELECT count(*) FROM rt_log WHERE key_id = 0") == [0])
   }
