@@ -263,6 +263,43 @@ import Testing
     #expect(!contains(fileBytes(path), secret(0)))
   }
 
+  /// Re-sealing in batches while publishes go on: every row ends under the new key and reads
+  /// back, the ones published meanwhile included.
+  @Test func resealRunsBesidePublishing() throws {
+    let dir = try TempDir()
+    let path = dir.file("busy.db")
+    let core = try core(path, keys: [(1, Self.key1)])
+    defer { try? core.close() }
+    try core.configure(namespace: "big", NamespaceOptions(historySize: 10_000))
+    for n in 1...(AtRest.resealBatchRows * 2 + 10) {
+      try core.publish(channel: "big:room", data: secret(n), dataIsJSON: false) { _ in }
+    }
+    try core.sync()
+    try core.keyring.add(id: 2, key: Self.key2)
+    try core.keyring.use(id: 2)
+    let published = Collector<UInt64>()
+    let done = DispatchSemaphore(value: 0)
+    let publisher = Thread {
+      defer { done.signal() }
+      for n in 1...200 {
+        if let result = try? core.publish(channel: "big:other", data: self.secret(n), dataIsJSON: false) {
+          published.add(result.offset)
+        }
+      }
+    }
+    publisher.start()
+    let rows = try core.reseal()
+    done.wait()
+    #expect(published.all == Array(1...200))
+    #expect(rows == UInt64(AtRest.resealBatchRows * 2 + 10))
+    #expect(try column(path, "SELECT DISTINCT key_id FROM rt_log") == [2])
+    try core.keyring.remove(id: 1)
+    let history = try core.history(channel: "big:room", after: 0, limit: 1000)
+    #expect(history.messages.count == AtRest.resealBatchRows * 2 + 10)
+    #expect(history.messages.last?.data == secret(AtRest.resealBatchRows * 2 + 10))
+    #expect(try core.history(channel: "big:other", after: 0, limit: 1000).messages.count == 200)
+  }
+
   @Test func resealWithoutACurrentKeyIsRefused() throws {
     let dir = try TempDir()
     let core = try core(dir.file("none.db"), keys: [])
