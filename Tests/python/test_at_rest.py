@@ -88,6 +88,21 @@ def test_sealed_at_rest_reseal_and_end_to_end(tmp_path):
     with running_server(tmp_path, "--key-file", only2, "--namespace", "e2e=e2e", db=db) as server:
         asyncio.run(second_run(server.url))
 
+    # Without keys the server cannot read the sealed history, and stores no plaintext beside it.
+    async def keyless_run(url):
+        async with Session(url) as dave:
+            reply = await dave.expect_error("history", "not_found", channel="room")
+            assert "not loaded" in reply["message"], reply
+            reply = await dave.expect_error("publish", "internal", channel="fresh", data={"plain": 1})
+            assert "load the keys" in reply["message"], reply
+            messages, _ = await dave.history("e2e:room")  # the clients' bytes need no server key
+            assert [base64.b64decode(m["data_b64"]) for m in messages] == [sealed]
+
+    with running_server(tmp_path, "--namespace", "e2e=e2e", db=db) as server:
+        asyncio.run(keyless_run(server.url))
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM rt_log WHERE key_id = 0").fetchone()[0] == 0
+
     # `--reseal` without keys is refused before touching the database.
     out = subprocess.run([str(server_binary()), "--reseal", "--db", str(db)], capture_output=True, text=True,
                          timeout=60)
