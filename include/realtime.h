@@ -1038,6 +1038,11 @@ rt_status rt_key_add(rt_core *core, uint32_t id, const uint8_t *key, size_t len)
  *  open (rotation). Errors: RT_ENOTFOUND (not held), RT_EINVAL. Any thread. */
 rt_status rt_key_use(rt_core *core, uint32_t id);
 
+/** Forgets key `id` (its memory is wiped): what it sealed no longer opens. Call it after
+ *  rt_store_reseal has moved every stored row to the current key. Errors: RT_ENOTFOUND (not
+ *  held), RT_ESTATE (it is the current key), RT_EINVAL. Any thread. */
+rt_status rt_key_remove(rt_core *core, uint32_t id);
+
 /**
  * Adds the keys in the file at `path`, one per line as `ID:HEX` (64 hex digits) or a lone `HEX`
  * for key 1 (`#` comments and blank lines skipped); the highest id becomes current. Errors:

@@ -28,6 +28,11 @@ private func key(_ raw: UnsafePointer<UInt8>?, _ name: String) throws(RealtimeEr
   return status(coreHandle) { () throws(RealtimeError) in try core(coreHandle).keyring.use(id: id) }
 }
 
+@c @implementation public func rt_key_remove(_ coreHandle: OpaquePointer?, _ id: UInt32) -> rt_status {
+  guard let coreHandle else { return fail(nil, .invalidArgument, "core is NULL") }
+  return status(coreHandle) { () throws(RealtimeError) in try core(coreHandle).keyring.remove(id: id) }
+}
+
 @c @implementation public func rt_key_load_file(_ coreHandle: OpaquePointer?, _ path: UnsafePointer<CChar>?)
   -> rt_status
 {

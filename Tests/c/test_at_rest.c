@@ -141,6 +141,14 @@ static void test_sealed_history_reseal_and_no_downgrade(void)
     CHECK_EQ_INT(rt_store_reseal(core, &rows), RT_OK);
     CHECK_EQ_INT(rows, 0);
     CHECK_EQ_INT(rt_store_reseal(core, NULL), RT_OK);
+    CHECK_EQ_INT(rt_key_remove(core, 2), RT_ESTATE);
+    CHECK_EQ_INT(rt_key_remove(core, 1), RT_OK);
+    CHECK_EQ_INT(rt_key_remove(core, 1), RT_ENOTFOUND);
+    CHECK_EQ_INT(rt_key_remove(NULL, 1), RT_EINVAL);
+    CHECK_EQ_INT(rt_core_start(core), RT_OK);
+    seen_init(&hist);
+    CHECK_EQ_INT(rt_history(core, "room", &ho, on_message, &hist), RT_OK);
+    CHECK_EQ_INT(seen_count(&hist), 3);
     CHECK_EQ_INT(rt_core_close(&core), RT_OK);
     CHECK_EQ_INT(scalar(path, "SELECT count(*) FROM rt_log WHERE key_id = 2"), 3);
     {
