@@ -1056,10 +1056,10 @@ rt_status rt_key_load_file(rt_core *core, const char *path);
 rt_status rt_key_load_env(rt_core *core, const char *name);
 
 /**
- * Re-seals under the current key every stored channel message, document update and snapshot
- * sealed under another key or stored in plaintext (end-to-end payloads stay as clients sealed
- * them), in batches of at most 256 rows that the store's writer commits among the other writes,
- * so publishing goes on meanwhile. Afterwards keys other than the current one may be dropped.
+ * Re-seals under the current key every stored channel message, document update, snapshot and
+ * file chunk sealed under another key or stored in plaintext (end-to-end payloads stay as
+ * clients sealed them), in batches of at most 256 rows that the store's writer commits among the
+ * other writes, so publishing goes on meanwhile. Afterwards keys other than the current one may be dropped.
  * Sets *rows_resealed (if not NULL) to the rows re-sealed. Blocks until done; the core may be
  * running or not. Errors: RT_EINVAL (core NULL), RT_ESTATE (no current key, or called on the
  * loop's thread), RT_ECORRUPT (a row does not open: tampered with or moved; the message names

@@ -83,7 +83,7 @@ struct RealtimeServer: ParsableCommand {
     help: ArgumentHelp(
       "Master keys for sealing stored payloads at rest: a file of ID:HEX lines (mode 600).",
       discussion:
-        "With keys, channel messages, document updates and snapshots are stored sealed (XChaCha20-Poly1305); "
+        "With keys, channel messages, document updates, snapshots and file chunks are stored sealed (XChaCha20-Poly1305); "
         + "the highest id seals new data, the others still open what they sealed. See docs/security.md."
     ))
   var keyFile: String?

@@ -235,9 +235,9 @@ public final class Core: @unchecked Sendable {
     try DurableLog.read(store, stream: stream, after: after, limit: limit)
   }
 
-  /// Re-seals under the current key every stored channel entry, document update and snapshot
-  /// sealed under another key or stored plaintext (end-to-end payloads stay as the client sealed
-  /// them), in batches the writer commits among the other writes; returns the rows re-sealed.
+  /// Re-seals under the current key every stored channel entry, document update, snapshot and
+  /// file chunk sealed under another key or stored plaintext (end-to-end payloads stay as the
+  /// client sealed them), in batches the writer commits among the other writes; returns the rows re-sealed.
   /// Afterwards keys other than the current one can be removed. Works whether or not the loop
   /// runs. Throws `.state` with no current key or on the loop thread (it blocks), `.corrupt` or
   /// `.notFound` for a row that does not open (named in the message; nothing is deleted). Any

@@ -9,7 +9,9 @@ import Synchronization
 /// - a channel entry: purpose `.channel`, name = the log stream's name, position = its seq;
 /// - a document update: purpose `.document`, name = the document id, position = its seq;
 /// - a snapshot: purpose `.document`, name = the document id, position = its snapshot seq,
-///   extra = "snapshot", so an update and a snapshot can never be swapped.
+///   extra = "snapshot", so an update and a snapshot can never be swapped;
+/// - a file chunk: purpose `.document`, name = "rt_chunks" (one subkey for every chunk, not one
+///   per hash), position 0, extra = its 32-byte hash, so a chunk moved under another hash fails.
 enum AtRest {
   /// `key_id` of a payload stored as it came: written before sealing was on, or without keys.
   static let plaintext: Int64 = 0
@@ -21,6 +23,10 @@ enum AtRest {
 
   /// The extra associated data of a snapshot.
   static let snapshotExtra: [UInt8] = Array("snapshot".utf8)
+  /// The name every chunk is sealed under (no document id is longer than 256 bytes or may
+  /// contain this, so it never collides with a document's subkey either way: the purpose and the
+  /// extra differ too).
+  static let chunkName = "rt_chunks"
 
   /// What a row is sealed for.
   struct Place {
@@ -38,9 +44,17 @@ enum AtRest {
       Place(purpose: .document, name: doc, position: seq, extra: AtRest.snapshotExtra)
     }
 
+    /// A file chunk under its hash.
+    static func chunk(_ hash: [UInt8]) -> Place {
+      Place(purpose: .document, name: AtRest.chunkName, position: 0, extra: hash)
+    }
+
     /// Says which row, for error messages.
     var label: String {
-      switch purpose {
+      if name == AtRest.chunkName, purpose == .document {
+        return "chunk \(extra.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())"
+      }
+      return switch purpose {
       case .channel: "entry \(position) of log '\(name)'"
       case .document where extra.isEmpty: "update \(position) of document '\(name)'"
       case .document: "the snapshot (through \(position)) of document '\(name)'"

@@ -6,9 +6,9 @@ extension Store {
 
   /// Re-seals under the current key every stored row sealed under another key, and every
   /// plaintext row (end-to-end rows are the client's and stay as they are): channel entries,
-  /// document updates and snapshots. Runs on the calling thread, which reads, opens and seals;
-  /// the writer applies each batch of `AtRest.resealBatchRows` rows (or `resealBatchBytes`) as
-  /// a write among the others, so publishing goes on meanwhile. Afterwards the old keys can be
+  /// document updates, snapshots and file chunks. Runs on the calling thread, which reads, opens
+  /// and seals; the writer applies each batch of `AtRest.resealBatchRows` rows (or
+  /// `resealBatchBytes`) as a write among the others, so publishing goes on meanwhile. Afterwards the old keys can be
   /// removed. Returns the rows re-sealed.
   ///
   /// Throws `.state` with no current key; `.corrupt` or `.notFound` (key not loaded) for a row
@@ -21,6 +21,7 @@ extension Store {
     try resealEntries(current: Int64(current))
     try resealUpdates(current: Int64(current))
     try resealSnapshots(current: Int64(current))
+    try resealChunks(current: Int64(current))
     return writer.resealedRows.load(ordering: .relaxed) &- before
   }
 
@@ -110,6 +111,33 @@ extension Store {
           rows.append(ResealedRow(row: .snapshot(doc: doc, seq: seq), oldKeyID: oldKey, payload: sealed, keyID: keyID))
           bytes += sealed.count
           after = doc
+        }
+        return rows
+      }
+      if rows.isEmpty { return }
+      try applyReseal(rows)
+    }
+  }
+
+  private func resealChunks(current: Int64) throws(RealtimeError) {
+    var after: [UInt8] = []
+    while true {
+      let rows = try read { db throws(RealtimeError) -> [ResealedRow] in
+        let stmt = try db.prepare(
+          "SELECT hash, data, key_id FROM rt_chunks WHERE key_id NOT IN (?1, -1) AND hash > ?2 ORDER BY hash LIMIT ?3")
+        try stmt.bind(1, current)
+        try stmt.bind(2, after)
+        try stmt.bind(3, Int64(AtRest.resealBatchRows))
+        var rows: [ResealedRow] = []
+        var bytes = 0
+        while bytes < Store.resealBatchBytes, try stmt.step() {
+          let (hash, oldKey) = (stmt.bytes(0), stmt.int64(2))
+          let place = AtRest.Place.chunk(hash)
+          let plain = try AtRest.open(stmt.bytes(1), keyID: oldKey, for: place, keyring: atRest.keyring)
+          let (sealed, keyID) = try AtRest.seal(plain, for: place, keys: atRest)
+          rows.append(ResealedRow(row: .chunk(hash: hash), oldKeyID: oldKey, payload: sealed, keyID: keyID))
+          bytes += sealed.count
+          after = hash
         }
         return rows
       }

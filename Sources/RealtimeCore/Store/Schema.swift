@@ -93,6 +93,7 @@ enum Schema {
     ALTER TABLE rt_log ADD COLUMN key_id INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE rt_doc_updates ADD COLUMN key_id INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE rt_docs ADD COLUMN snapshot_key_id INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE rt_chunks ADD COLUMN key_id INTEGER NOT NULL DEFAULT 0;
     """,
   ]
 

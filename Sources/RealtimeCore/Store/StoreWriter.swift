@@ -50,6 +50,7 @@ struct ResealedRow: Sendable {
     case entry(streamID: Int64, seq: Int64)
     case update(doc: String, seq: Int64)
     case snapshot(doc: String, seq: Int64)
+    case chunk(hash: [UInt8])
   }
   let row: Row
   /// The key id the row held when read (0 for plaintext).
@@ -117,6 +118,7 @@ final class StoreWriter: @unchecked Sendable {
     var resealEntry: SQLiteStatement?
     var resealUpdate: SQLiteStatement?
     var resealSnapshot: SQLiteStatement?
+    var resealChunk: SQLiteStatement?
   }
 
   /// Takes ownership of `db` and starts the thread. `deliver` runs on the writer thread after
@@ -336,13 +338,16 @@ final class StoreWriter: @unchecked Sendable {
       try deleteDocument(id)
     case .chunkPut(let hash, let data, let time):
       try ChunkLimits.check(hash: hash, data: data)
+      let (sealed, keyID) = try AtRest.seal(data, for: .chunk(hash), keys: atRest)
+      if keyID > 0 { try noteSealed() }
       let stmt = try statement(
         &docStatements.putChunk,
-        "INSERT INTO rt_chunks(hash, data, stored_at) VALUES (?1, ?2, ?3) ON CONFLICT(hash) DO NOTHING")
+        "INSERT INTO rt_chunks(hash, data, stored_at, key_id) VALUES (?1, ?2, ?3, ?4) ON CONFLICT(hash) DO NOTHING")
       defer { stmt.reset() }
       try stmt.bind(1, hash)
-      try stmt.bind(2, data)
+      try stmt.bind(2, sealed)
       try stmt.bind(3, time)
+      try stmt.bind(4, keyID)
       _ = try stmt.step()
     case .chunkDelete(let hashes, let storedBefore):
       let stmt = try statement(
@@ -403,6 +408,10 @@ final class StoreWriter: @unchecked Sendable {
           """)
         try stmt.bind(3, doc)
         try stmt.bind(4, seq)
+      case .chunk(let hash):
+        stmt = try statement(
+          &docStatements.resealChunk, "UPDATE rt_chunks SET data = ?1, key_id = ?2 WHERE hash = ?3 AND key_id = ?5")
+        try stmt.bind(3, hash)
       }
       defer { stmt.reset() }
       try stmt.bind(1, row.payload)

@@ -300,6 +300,53 @@ import Testing
     #expect(try core.history(channel: "big:other", after: 0, limit: 1000).messages.count == 200)
   }
 
+  /// File chunks: sealed on disk, read back after a restart, re-sealed under a new key, and a
+  /// chunk's data moved under another hash does not open.
+  @Test func fileChunksAreSealedAndResealed() throws {
+    let dir = try TempDir()
+    let path = dir.file("files.db")
+    let marker = Array("FILE-SECRET-MARKER-0123456789".utf8)
+    var rng = WireRNG(seed: 7)
+    let content = marker + rng.bytes(150_000)
+    do {
+      let core = try core(path, keys: [(1, Self.key1)])
+      let doc = try core.openDocument("files/a.bin", kind: .file)
+      try content.withUnsafeBytes { try doc.writeFile($0) }
+      _ = doc.commit()
+      core.closeDocument(doc)
+      try core.sync()
+      try core.close()
+    }
+    #expect(!contains(fileBytes(path), marker))
+    let chunks = try column(path, "SELECT count(*) FROM rt_chunks")[0]
+    #expect(chunks > 1)
+    #expect(try column(path, "SELECT DISTINCT key_id FROM rt_chunks") == [1])
+    do {
+      let core = try core(path, keys: [(1, Self.key1), (2, Self.key2)])
+      let before = try core.reseal()
+      #expect(before >= UInt64(chunks))
+      try core.keyring.remove(id: 1)
+      let doc = try core.openDocument("files/a.bin", kind: .file)
+      #expect(try doc.readFile() == content)
+      core.closeDocument(doc)
+      try core.close()
+    }
+    #expect(try column(path, "SELECT DISTINCT key_id FROM rt_chunks") == [2])
+    try sql(
+      path,
+      """
+      CREATE TEMP TABLE c AS SELECT hash, data FROM rt_chunks ORDER BY hash LIMIT 2;
+      UPDATE rt_chunks SET data = (SELECT data FROM c WHERE c.hash != rt_chunks.hash)
+      WHERE hash IN (SELECT hash FROM c);
+      """)
+    let core = try core(path, keys: [(2, Self.key2)])
+    defer { try? core.close() }
+    let doc = try core.openDocument("files/a.bin", kind: .file)
+    let error = #expect(throws: RealtimeError.self) { try doc.readFile() }
+    #expect(error?.code == .corrupt && error?.message.contains("chunk") == true)
+    core.closeDocument(doc)
+  }
+
   @Test func resealWithoutACurrentKeyIsRefused() throws {
     let dir = try TempDir()
     let core = try core(dir.file("none.db"), keys: [])
