@@ -8,8 +8,8 @@ extension FuzzEntry {
 
   /// Feeds `bytes` as a stored row, the way a damaged or tampered database would: byte 0 picks
   /// the `key_id` column (0 plaintext, 1 the held key, 2 a key not held, 3 end-to-end, else an
-  /// impossible value), byte 1 the place (entry, update or snapshot, at a position from its
-  /// bits), the rest is the payload; then as an end-to-end publication. Returns -2 when an
+  /// impossible value), byte 1 the place (entry, update, snapshot at a position from its bits, or
+  /// chunk), the rest is the payload; then as an end-to-end publication. Returns -2 when an
   /// invariant broke: a plaintext or end-to-end row did not come back unchanged, a sealed row
   /// opened (forging one would need the key), a payload sealed for its place did not open back
   /// to itself or opened for another place, or the end-to-end check disagreed with its rules.
@@ -30,7 +30,8 @@ extension FuzzEntry {
       switch bytes[1] & 3 {
       case 0: .entry("fuzz", position)
       case 1: .update("fuzz", position)
-      default: .snapshot("fuzz", position)
+      case 2: .snapshot("fuzz", position)
+      default: .chunk([UInt8](repeating: bytes[1], count: ChunkLimits.hashBytes))
       }
     let payload = Array(bytes[2...])
     var outcome = 0
