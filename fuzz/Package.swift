@@ -10,6 +10,7 @@
 //   .build/release/fuzz-text-document -max_total_time=60 corpus/text-document
 //   .build/release/fuzz-token -max_total_time=60 corpus/token
 //   .build/release/fuzz-access-name -max_total_time=60 corpus/access-name
+//   .build/release/fuzz-sealed-row -max_total_time=60 corpus/sealed-row
 //
 // Only --sanitize=fuzzer: with Swift 6.3.1, adding address sanitizing to the same build drops the
 // coverage instrumentation, and libFuzzer then mutates blindly. Swift's own checks (bounds,
@@ -83,6 +84,12 @@ let package = Package(
     // of a scoped namespace without a workspace is refused to all; higher roles get no less.
     .executableTarget(
       name: "fuzz-access-name",
+      dependencies: [.product(name: "RealtimeCore", package: "RealtimeCore")]),
+    // Arbitrary bytes as a stored row sealed at rest (its key id column, place and payload) and
+    // as an end-to-end publication: never a crash; plaintext comes back unchanged; no sealed row
+    // opens without its key; what is sealed for a place opens there and nowhere else.
+    .executableTarget(
+      name: "fuzz-sealed-row",
       dependencies: [.product(name: "RealtimeCore", package: "RealtimeCore")]),
   ]
 )

@@ -456,6 +456,11 @@ rt_status rt_conn_close(rt_conn **conn);
 /** The namespace's channels keep presence: identified subscribers appear in it, members get
  *  `presence` diffs and `typing` (docs/protocol.md, "Presence"). */
 #define RT_NAMESPACE_PRESENCE 4u
+/** Namespace flag: end-to-end. Every publication must be binary data sealed by the client: the
+ *  version byte 1, then at least 40 bytes (nonce and tag); anything else (JSON, short or other
+ *  data) is refused with RT_EINVAL. The core routes and stores the bytes untouched and never
+ *  seals them again at rest (docs/security.md, "End-to-end namespaces"). */
+#define RT_NAMESPACE_END_TO_END 8u
 
 /** Who may publish over the protocol; the host always may. */
 #define RT_PUBLISH_CLIENTS 0
@@ -1050,6 +1055,11 @@ rt_status rt_key_add(rt_core *core, uint32_t id, const uint8_t *key, size_t len)
  *  open (rotation). Errors: RT_ENOTFOUND (not held), RT_EINVAL. Any thread. */
 rt_status rt_key_use(rt_core *core, uint32_t id);
 
+/** Forgets key `id` (its memory is wiped): what it sealed no longer opens. Call it after
+ *  rt_store_reseal has moved every stored row to the current key. Errors: RT_ENOTFOUND (not
+ *  held), RT_ESTATE (it is the current key), RT_EINVAL. Any thread. */
+rt_status rt_key_remove(rt_core *core, uint32_t id);
+
 /**
  * Adds the keys in the file at `path`, one per line as `ID:HEX` (64 hex digits) or a lone `HEX`
  * for key 1 (`#` comments and blank lines skipped); the highest id becomes current. Errors:
@@ -1061,6 +1071,19 @@ rt_status rt_key_load_file(rt_core *core, const char *path);
 /** Adds the keys in environment variable `name`, in the key file's format. Errors: RT_ENOTFOUND
  *  (not set), otherwise as rt_key_load_file. Any thread. */
 rt_status rt_key_load_env(rt_core *core, const char *name);
+
+/**
+ * Re-seals under the current key every stored channel message, document update, snapshot and
+ * file chunk sealed under another key or stored in plaintext (end-to-end payloads stay as
+ * clients sealed them), in batches of at most 256 rows that the store's writer commits among the
+ * other writes, so publishing goes on meanwhile. Afterwards keys other than the current one may be dropped.
+ * Sets *rows_resealed (if not NULL) to the rows re-sealed. Blocks until done; the core may be
+ * running or not. Errors: RT_EINVAL (core NULL), RT_ESTATE (no current key, or called on the
+ * loop's thread), RT_ECORRUPT (a row does not open: tampered with or moved; the message names
+ * it), RT_ENOTFOUND (a row is sealed under a key not loaded), RT_EIO. Rows re-sealed before an
+ * error stay re-sealed; nothing is deleted. Any thread but the loop's.
+ */
+rt_status rt_store_reseal(rt_core *core, uint64_t *rows_resealed);
 
 /**
  * Seals `len` bytes of `msg` with XChaCha20-Poly1305 under a subkey (crypto_kdf) of the current

@@ -87,12 +87,18 @@ private struct PublishCallback: @unchecked Sendable {
     if let config {
       try checkStructSize(config, name: "rt_namespace_config")
       let c = config.pointee
-      guard c.flags & ~(RT_NAMESPACE_IN_MEMORY | RT_NAMESPACE_NO_CLIENT_SUBSCRIBE | RT_NAMESPACE_PRESENCE) == 0 else {
+      guard
+        c.flags
+          & ~(RT_NAMESPACE_IN_MEMORY | RT_NAMESPACE_NO_CLIENT_SUBSCRIBE | RT_NAMESPACE_PRESENCE
+          | RT_NAMESPACE_END_TO_END)
+          == 0
+      else {
         throw RealtimeError(.invalidArgument, "unknown namespace flags \(c.flags)")
       }
       options.persistent = c.flags & RT_NAMESPACE_IN_MEMORY == 0
       options.clientSubscribe = c.flags & RT_NAMESPACE_NO_CLIENT_SUBSCRIBE == 0
       options.presence = c.flags & RT_NAMESPACE_PRESENCE != 0
+      options.endToEnd = c.flags & RT_NAMESPACE_END_TO_END != 0
       if c.history_size != 0 { options.historySize = Int(c.history_size) }
       options.historyAgeMs = c.history_age_ms
       switch c.publish_policy {

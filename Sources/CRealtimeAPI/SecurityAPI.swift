@@ -28,6 +28,11 @@ private func key(_ raw: UnsafePointer<UInt8>?, _ name: String) throws(RealtimeEr
   return status(coreHandle) { () throws(RealtimeError) in try core(coreHandle).keyring.use(id: id) }
 }
 
+@c @implementation public func rt_key_remove(_ coreHandle: OpaquePointer?, _ id: UInt32) -> rt_status {
+  guard let coreHandle else { return fail(nil, .invalidArgument, "core is NULL") }
+  return status(coreHandle) { () throws(RealtimeError) in try core(coreHandle).keyring.remove(id: id) }
+}
+
 @c @implementation public func rt_key_load_file(_ coreHandle: OpaquePointer?, _ path: UnsafePointer<CChar>?)
   -> rt_status
 {
@@ -204,5 +209,15 @@ private func sealingInto(
     let message = try SealedBox.open(
       try inputBytes(sealed, length, "sealed"), publicKey: try key(pk, "pk"), secretKey: try key(sk, "sk"))
     try output(message, out)
+  }
+}
+
+@c @implementation public func rt_store_reseal(_ coreHandle: OpaquePointer?, _ rows: UnsafeMutablePointer<UInt64>?)
+  -> rt_status
+{
+  guard let coreHandle else { return fail(nil, .invalidArgument, "core is NULL") }
+  return status(coreHandle) { () throws(RealtimeError) in
+    let count = try core(coreHandle).reseal()
+    rows?.pointee = count
   }
 }

@@ -6,6 +6,7 @@ import RealtimeCore
 /// `no-client-subscribe`, `presence`, `idempotency-ms=N`, `slow=disconnect|drop-oldest|coalesce`,
 /// `scoped` (workspace-scoped: channels `NAME:WORKSPACE/...`, checked against memberships with
 /// the default rules).
+/// `e2e` (end-to-end: clients publish sealed binary data, routed and stored opaque).
 struct NamespaceSpec: ExpressibleByArgument {
   let name: String
   let options: NamespaceOptions
@@ -24,6 +25,7 @@ struct NamespaceSpec: ExpressibleByArgument {
       case ("no-client-subscribe", nil): options.clientSubscribe = false
       case ("presence", nil): options.presence = true
       case ("scoped", nil): scoped = true
+      case ("e2e", nil): options.endToEnd = true
       case ("history", let value?):
         guard let size = Int(value) else { return nil }
         options.historySize = size

@@ -56,6 +56,7 @@ struct RealtimeServer: ParsableCommand {
         "Options: memory | persistent, history=N, age-ms=N, publish=clients|subscribers|server, "
         + "no-client-subscribe, presence, idempotency-ms=N, slow=disconnect|drop-oldest|coalesce, "
         + "scoped (channels and documents NAME:WORKSPACE/... only for the workspace's members; see --member). "
+        + "e2e (end-to-end: clients publish sealed binary data, routed and stored opaque). "
         + "Example: --namespace 'chat=history=500' --namespace 'typing=memory,history=1'"
     ))
   var namespace: [NamespaceSpec] = []
@@ -126,6 +127,27 @@ struct RealtimeServer: ParsableCommand {
   @Option(help: "Log level: error, warn, info or debug.")
   var logLevel: LevelOption = .info
 
+  @Option(
+    help: ArgumentHelp(
+      "Master keys for sealing stored payloads at rest: a file of ID:HEX lines (mode 600).",
+      discussion:
+        "With keys, channel messages, document updates, snapshots and file chunks are stored sealed (XChaCha20-Poly1305); "
+        + "the highest id seals new data, the others still open what they sealed. See docs/security.md."
+    ))
+  var keyFile: String?
+
+  @Option(help: "Environment variable holding master keys, in the key file's format.")
+  var keyEnv: String?
+
+  @Flag(
+    help: ArgumentHelp(
+      "Re-seal every stored payload under the current key, print how many rows, and exit (does not serve).",
+      discussion:
+        "After rotating (adding a line with a higher id to the key file): realtime-server --reseal --db PATH --key-file PATH. "
+        + "Stop the server first (the database is locked while it runs); old keys can be removed afterwards."
+    ))
+  var reseal = false
+
   func validate() throws {
     guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
     guard !host.isEmpty else { throw ValidationError("--host must not be empty") }
@@ -143,12 +165,37 @@ struct RealtimeServer: ParsableCommand {
     if devTokenEndpoints && tokenKeySeed == nil && ProcessInfo.processInfo.environment["RT_TOKEN_KEY_SEED"] == nil {
       throw ValidationError("--dev-token-endpoints needs a token key (--token-key-seed)")
     }
+    if reseal {
+      guard !inMemory else { throw ValidationError("--reseal works on a database file (--db), not --in-memory") }
+      guard keyFile != nil || keyEnv != nil else { throw ValidationError("--reseal needs --key-file or --key-env") }
+    }
+  }
+
+  /// Loads the master keys named on the command line into `core`.
+  func loadKeys(into core: Core) throws {
+    if let keyFile { try core.keyring.load(file: keyFile) }
+    if let keyEnv { try core.keyring.load(environment: keyEnv) }
+  }
+
+  /// `--reseal`: re-seals the database under the current key, without serving.
+  func resealAndExit(logger: Logger) throws {
+    do {
+      let core = try Core(config: CoreConfig(databasePath: db, durability: durability.value, logLevel: logLevel.core))
+      try loadKeys(into: core)
+      let rows = try core.reseal()
+      try core.close()
+      print("realtime-server: re-sealed \(rows) rows under key \(core.keyring.currentID ?? 0) in \(db)")
+    } catch {
+      logger.error("re-seal failed: \(error)")
+      throw ExitCode.failure
+    }
   }
 
   func run() throws {
     LoggingSystem.bootstrap(StreamLogHandler.standardError)
     var logger = Logger(label: "realtime-server")
     logger.logLevel = logLevel.swiftLog
+    if reseal { return try resealAndExit(logger: logger) }
 
     // Block the stop signals before any thread starts, so every thread inherits the mask and
     // the signals wait for sigwait below instead of killing the process mid-write.
@@ -169,6 +216,10 @@ struct RealtimeServer: ParsableCommand {
         config: CoreConfig(
           databasePath: path, durability: durability.value, logLevel: logLevel.core,
           logHandler: { level, message in coreLogger.log(level: level.swiftLog, "\(message)") }))
+      try loadKeys(into: core)
+      if let current = core.keyring.currentID {
+        logger.info("sealing stored payloads at rest under key \(current) (\(core.keyring.ids.count) keys held)")
+      }
       try core.start()
       for spec in rateLimit {
         try core.rateLimiter.set(spec.name, spec.policy)

@@ -17,9 +17,13 @@ enum PublishBench {
 
   /// Publishes `count` 64-byte messages to one persistent channel from `producers` threads
   /// without waiting between them; timed from the first publish to the last acknowledgement
-  /// (each acknowledged only once committed with `synchronous=FULL` and delivered).
-  static func run(path: String, count: Int, producers: Int, subscribers: Int, mode: String) throws -> Run {
+  /// (each acknowledged only once committed with `synchronous=FULL` and delivered). With
+  /// `sealedAtRest`, a master key is loaded first, so the writer seals every stored message.
+  static func run(
+    path: String, count: Int, producers: Int, subscribers: Int, mode: String, sealedAtRest: Bool = false
+  ) throws -> Run {
     let core = try Core(config: CoreConfig(databasePath: path, durability: .full))
+    if sealedAtRest { try core.keyring.add(id: 1, key: [UInt8](repeating: 0x5A, count: 32)) }
     try core.start()
     defer { try? core.close() }
     let channel = "bench-\(mode)"

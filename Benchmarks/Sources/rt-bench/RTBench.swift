@@ -63,6 +63,9 @@ struct RTBench: ParsableCommand {
   @Option(help: "Host subscribers in the persistent-publish run with subscribers.")
   var publishSubscribers = 100
 
+  @Flag(help: "Also run the persistent publish without subscribers with a master key loaded (sealed at rest).")
+  var publishSealed = false
+
   @Flag(help: "Skip the CRDT benchmark (task record sync, file chunking).")
   var skipCrdt = false
 
@@ -280,14 +283,21 @@ struct RTBench: ParsableCommand {
     let dir = try makeTempDir(in: dbDir ?? NSTemporaryDirectory())
     defer { if !keep { try? FileManager.default.removeItem(atPath: dir) } }
     var json: [String: Any] = [:]
-    for (mode, subscribers) in [("no_subscribers", 0), ("with_subscribers", publishSubscribers)] {
-      var runs: [PublishBench.Run] = []
-      for round in 0..<storeRounds {
-        runs.append(
+    var modes = [("no_subscribers", 0, false), ("with_subscribers", publishSubscribers, false)]
+    if publishSealed { modes.append(("sealed_at_rest", 0, true)) }
+    // Rounds outermost, so plain and sealed runs alternate and share the machine's drift.
+    var byMode: [String: [PublishBench.Run]] = [:]
+    for round in 0..<storeRounds {
+      for (mode, subscribers, sealed) in modes {
+        byMode[mode, default: []].append(
           try PublishBench.run(
             path: dir + "/publish-\(mode)-\(round).db", count: publishes, producers: producers,
-            subscribers: subscribers, mode: mode))
+            subscribers: subscribers, mode: mode, sealedAtRest: sealed))
       }
+    }
+    for (mode, subscribers, _) in modes {
+      let runs = byMode[mode] ?? []
+      guard !runs.isEmpty else { continue }
       let run = runs.sorted { $0.perSecond < $1.perSecond }[runs.count / 2]
       print(
         "publish: \(mode) (\(subscribers) host subscribers): \(run.publishes) persistent publishes, durability full, in \(fmt(run.seconds, 3)) s = \(fmt(run.perSecond, 0))/s, \(run.delivered) deliveries  (target >= 50,000/s: \(run.perSecond >= 50_000 ? "met" : "NOT met"))"

@@ -17,7 +17,7 @@ public final class Core: @unchecked Sendable {
   let documents: DocumentHub
   /// The master keys this core seals with (`Sealer`): add them from a key file, the
   /// environment or the host before sealing.
-  public let keyring = Keyring()
+  public let keyring: Keyring
   /// PASETO v4.public access and refresh tokens, and the Ed25519 keys that sign them. Tokens
   /// carrying a session id are checked against `sessions`.
   public let tokens: Tokens
@@ -40,9 +40,11 @@ public final class Core: @unchecked Sendable {
     let hasher = Locked(try PasswordHasher())
     self.hasher = hasher
     passwordPool = try PasswordPool { hasher.withLock { $0 } }
+    let keyring = Keyring()
+    self.keyring = keyring
     let store = try Store(
       path: config.databasePath, durability: config.durability, groupCommit: config.groupCommit,
-      log: sink)
+      keyring: keyring, log: sink)
     self.store = store
     let engine = Engine(store: store, log: sink)
     self.engine = engine
@@ -276,6 +278,20 @@ public final class Core: @unchecked Sendable {
     -> [(seq: UInt64, payload: [UInt8])]
   {
     try DurableLog.read(store, stream: stream, after: after, limit: limit)
+  }
+
+  /// Re-seals under the current key every stored channel entry, document update, snapshot and
+  /// file chunk sealed under another key or stored plaintext (end-to-end payloads stay as the
+  /// client sealed them), in batches the writer commits among the other writes; returns the rows re-sealed.
+  /// Afterwards keys other than the current one can be removed. Works whether or not the loop
+  /// runs. Throws `.state` with no current key or on the loop thread (it blocks), `.corrupt` or
+  /// `.notFound` for a row that does not open (named in the message; nothing is deleted). Any
+  /// thread but the loop's.
+  public func reseal() throws(RealtimeError) -> UInt64 {
+    guard !isOnLoopThread else {
+      throw RealtimeError(.state, "reseal blocks until done; call it from another thread than the loop's")
+    }
+    return try store.reseal()
   }
 
   /// Runs `PRAGMA integrity_check`: `ok` when the database is sound, and the checker's report

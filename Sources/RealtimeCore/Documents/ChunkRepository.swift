@@ -100,6 +100,8 @@ final class ChunkRepository: @unchecked Sendable {
   /// Hands `chunks` to the writer, serving them from memory until they are committed.
   private func write(_ chunks: [ChunkHash: [UInt8]]) throws(RealtimeError) {
     guard !chunks.isEmpty else { return }
+    // Refused here rather than by the writer, whose refusal would roll back a whole group commit.
+    try store.atRest.checkMayStorePlaintext()
     unwritten.withLock { held in for (hash, data) in chunks { held[hash] = data } }
     let posted = engine.mailbox.post { [engine, unwritten] in
       let time = Int64(clamping: systemWallMs())

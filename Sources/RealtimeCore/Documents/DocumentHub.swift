@@ -106,6 +106,8 @@ final class DocumentHub: @unchecked Sendable {
   }
 
   private func load(_ id: String, kind: DocumentKind) throws(RealtimeError) -> SharedDocument {
+    // Refused here rather than by the writer, whose refusal would roll back a whole group commit.
+    try store.atRest.checkMayStorePlaintext()
     let replica = SharedDocument.freshReplica()
     let schedule: @Sendable (SharedDocument) -> Bool = { [unowned self] doc in
       post { [self] in flush(doc, compact: false) }

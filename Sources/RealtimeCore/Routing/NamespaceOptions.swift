@@ -46,6 +46,10 @@ public struct NamespaceOptions: Sendable, Equatable {
   /// Whether the channels keep presence: identified subscribers appear in it, and members get
   /// `presence` diffs and `typing` indicators.
   public var presence = false
+  /// End-to-end: clients seal every payload themselves (`EndToEnd` says the form), and the core
+  /// routes and stores those bytes as they came — never sealing them again at rest, never
+  /// reading them — and refuses anything that does not look sealed.
+  public var endToEnd = false
 
   /// Defaults: persistent, 1,000 messages of history without age limit, any client may publish
   /// and subscribe, idempotency keys remembered for 10 minutes, slow consumers disconnected.

@@ -132,6 +132,7 @@ final class Router {
         throw RealtimeError(.tooLarge, "data of \(data.count) bytes exceeds the \(limits.maxDataBytes)-byte limit")
       }
       channel = try self.channel(name)
+      if channel.options.endToEnd { try EndToEnd.check(data, dataIsJSON: dataIsJSON, channel: name) }
     } catch {
       return completion(.failure(error))
     }
@@ -187,7 +188,8 @@ final class Router {
       channel.keyOrder.append(key)
     }
     let record = ChannelRecord.encode(data: data, dataIsJSON: dataIsJSON, idempotencyKey: idempotencyKey)
-    let assigned = log.append(stream: stream, payload: record, time: now) { [unowned self] result in
+    let assigned = log.append(stream: stream, payload: record, time: now, endToEnd: channel.options.endToEnd) {
+      [unowned self] result in
       self.settle(channel, offset: offset, result)
     }
     if assigned != nil && assigned != offset {

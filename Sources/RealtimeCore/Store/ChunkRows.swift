@@ -16,12 +16,13 @@ enum ChunkLimits {
 }
 
 extension Store {
-  /// The chunk stored under `hash`, or nil. Any thread.
+  /// The chunk stored under `hash`, or nil; opened when sealed at rest (`AtRest`). Any thread.
   func chunk(_ hash: ChunkHash) throws(RealtimeError) -> [UInt8]? {
     try read { db throws(RealtimeError) in
-      let stmt = try db.prepare("SELECT data FROM rt_chunks WHERE hash = ?1")
+      let stmt = try db.prepare("SELECT data, key_id FROM rt_chunks WHERE hash = ?1")
       try stmt.bind(1, hash.bytes)
-      return try stmt.step() ? stmt.bytes(0) : nil
+      guard try stmt.step() else { return nil }
+      return try AtRest.open(stmt.bytes(0), keyID: stmt.int64(1), for: .chunk(hash.bytes), keyring: atRest.keyring)
     }
   }
 

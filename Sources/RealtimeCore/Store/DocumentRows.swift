@@ -76,7 +76,7 @@ extension Store {
       // that. The racing-compaction test fails as soon as the row is reset before the tail.)
       try db.exec("BEGIN")
       do throws(RealtimeError) {
-        let document = try Store.document(id, in: db)
+        let document = try Store.document(id, in: db, keyring: atRest.keyring)
         try db.exec("COMMIT")
         return document
       } catch {
@@ -105,20 +105,26 @@ extension Store {
   }
 
   /// Reads one document inside the caller's transaction.
-  private static func document(_ id: String, in db: SQLiteConnection) throws(RealtimeError) -> StoredDocument? {
+  /// Sealed rows are opened here (`AtRest`): one that does not open fails the load.
+  private static func document(_ id: String, in db: SQLiteConnection, keyring: Keyring) throws(RealtimeError)
+    -> StoredDocument?
+  {
     let row = try db.prepare(
-      "SELECT kind, snapshot IS NOT NULL, snapshot, snapshot_seq, last_seq FROM rt_docs WHERE id = ?1")
+      "SELECT kind, snapshot IS NOT NULL, snapshot, snapshot_seq, last_seq, snapshot_key_id FROM rt_docs WHERE id = ?1"
+    )
     try row.bind(1, id)
     guard try row.step() else { return nil }
     let kind = row.int64(0)
-    let snapshot = row.int64(1) != 0 ? row.bytes(2) : nil
     let snapshotSeq = row.int64(3)
     let lastSeq = row.int64(4)
+    let snapshot =
+      row.int64(1) != 0
+      ? try AtRest.open(row.bytes(2), keyID: row.int64(5), for: .snapshot(id, snapshotSeq), keyring: keyring) : nil
     guard snapshotSeq >= 0, lastSeq >= snapshotSeq, let kind = Int(exactly: kind) else {
       throw RealtimeError(
         .corrupt, "document '\(id)' has snapshot seq \(snapshotSeq) and last seq \(lastSeq); the database is damaged")
     }
-    let tail = try db.prepare("SELECT seq, body FROM rt_doc_updates WHERE doc = ?1 AND seq > ?2 ORDER BY seq")
+    let tail = try db.prepare("SELECT seq, body, key_id FROM rt_doc_updates WHERE doc = ?1 AND seq > ?2 ORDER BY seq")
     try tail.bind(1, id)
     try tail.bind(2, snapshotSeq)
     var updates: [DocumentUpdate] = []
@@ -133,7 +139,8 @@ extension Store {
         throw RealtimeError(
           .corrupt, "document '\(id)' has update \(seq) beyond its last seq \(lastSeq); the database is damaged")
       }
-      updates.append(DocumentUpdate(seq: seq, body: tail.bytes(1)))
+      let body = try AtRest.open(tail.bytes(1), keyID: tail.int64(2), for: .update(id, seq), keyring: keyring)
+      updates.append(DocumentUpdate(seq: seq, body: body))
       expected += 1
     }
     guard expected == lastSeq + 1 else {

@@ -56,9 +56,14 @@ final class DurableLog {
   /// Appends `payload` to `stream`, creating the stream on first use, stamped with `time` (ms
   /// since 1970, for trimming by age). The seq is assigned now and returned (nil when the append
   /// was refused at once); `completion` runs on the loop thread once the entry is durable, or with
-  /// the reason it is not — with durability `off`, before `append` returns.
+  /// the reason it is not — with durability `off`, before `append` returns. The writer seals the
+  /// entry at rest when a key is current; `endToEnd` entries (sealed by the client) are stored
+  /// as they are.
   @discardableResult
-  func append(stream name: String, payload: [UInt8], time: UInt64 = 0, completion: @escaping AppendCompletion)
+  func append(
+    stream name: String, payload: [UInt8], time: UInt64 = 0, endToEnd: Bool = false,
+    completion: @escaping AppendCompletion
+  )
     -> UInt64?
   {
     guard !closed else {
@@ -81,6 +86,8 @@ final class DurableLog {
     }
     var stream: Stream
     do {
+      // Refused here, not in the writer, where it would roll back the whole turn's batch.
+      if !endToEnd { try store.atRest.checkMayStorePlaintext() }
       stream = try lookup(name)
     } catch {
       completion(.failure(error))
@@ -90,7 +97,9 @@ final class DurableLog {
     streams[name] = stream
     let seq = UInt64(stream.lastSeq)
     pendingWrites.append(
-      .append(streamID: stream.id, seq: stream.lastSeq, payload: payload, time: Int64(clamping: time)))
+      .append(
+        streamID: stream.id, seq: stream.lastSeq, payload: payload, time: Int64(clamping: time), stream: name,
+        endToEnd: endToEnd))
     if store.durability == .off {
       completion(.success(seq))
     } else {
@@ -270,14 +279,19 @@ final class DurableLog {
     return try store.read { db throws(RealtimeError) in
       let stmt = try db.prepare(
         """
-        SELECT l.seq, l.payload FROM rt_log l JOIN rt_streams s ON s.id = l.stream_id
+        SELECT l.seq, l.payload, l.key_id FROM rt_log l JOIN rt_streams s ON s.id = l.stream_id
         WHERE s.name = ?1 AND l.seq > ?2 ORDER BY l.seq LIMIT ?3
         """)
       try stmt.bind(1, stream)
       try stmt.bind(2, Int64(after))
       try stmt.bind(3, Int64(limit))
       var rows: [(seq: UInt64, payload: [UInt8])] = []
-      while try stmt.step() { rows.append((UInt64(stmt.int64(0)), stmt.bytes(1))) }
+      while try stmt.step() {
+        let seq = stmt.int64(0)
+        let payload = try AtRest.open(
+          stmt.bytes(1), keyID: stmt.int64(2), for: .entry(stream, seq), keyring: store.atRest.keyring)
+        rows.append((UInt64(seq), payload))
+      }
       return rows
     }
   }
@@ -306,14 +320,14 @@ final class DurableLog {
       if let before {
         stmt = try db.prepare(
           """
-          SELECT l.seq, l.payload, l.time FROM rt_log l JOIN rt_streams s ON s.id = l.stream_id
+          SELECT l.seq, l.payload, l.time, l.key_id FROM rt_log l JOIN rt_streams s ON s.id = l.stream_id
           WHERE s.name = ?1 AND l.seq > ?2 AND l.seq < ?4 ORDER BY l.seq DESC LIMIT ?3
           """)
         try stmt.bind(4, Int64(before))
       } else {
         stmt = try db.prepare(
           """
-          SELECT l.seq, l.payload, l.time FROM rt_log l JOIN rt_streams s ON s.id = l.stream_id
+          SELECT l.seq, l.payload, l.time, l.key_id FROM rt_log l JOIN rt_streams s ON s.id = l.stream_id
           WHERE s.name = ?1 AND l.seq > ?2 ORDER BY l.seq LIMIT ?3
           """)
       }
@@ -322,7 +336,10 @@ final class DurableLog {
       try stmt.bind(3, Int64(limit))
       var rows: [Entry] = []
       while try stmt.step() {
-        rows.append(Entry(seq: UInt64(stmt.int64(0)), payload: stmt.bytes(1), time: UInt64(max(stmt.int64(2), 0))))
+        let seq = stmt.int64(0)
+        let payload = try AtRest.open(
+          stmt.bytes(1), keyID: stmt.int64(3), for: .entry(stream, seq), keyring: store.atRest.keyring)
+        rows.append(Entry(seq: UInt64(seq), payload: payload, time: UInt64(max(stmt.int64(2), 0))))
       }
       if before != nil { rows.reverse() }
       return rows

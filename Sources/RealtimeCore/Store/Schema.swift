@@ -131,6 +131,17 @@ enum Schema {
       PRIMARY KEY (user, device)
     ) WITHOUT ROWID;
     """,
+    // 9: payloads sealed at rest. key_id says how a row's payload is stored, since a plaintext
+    // payload can start with any byte: 0 plaintext (written before sealing was on, or without
+    // keys), -1 end-to-end (sealed by the client; stored and returned as it came), otherwise the
+    // master key id that sealed it (AtRest). rt_meta 'sealed' = 1 once any row is sealed, so a
+    // core opened without keys refuses to mix plaintext in.
+    """
+    ALTER TABLE rt_log ADD COLUMN key_id INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE rt_doc_updates ADD COLUMN key_id INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE rt_docs ADD COLUMN snapshot_key_id INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE rt_chunks ADD COLUMN key_id INTEGER NOT NULL DEFAULT 0;
+    """,
   ]
 
   /// The version this library writes.

@@ -10,6 +10,8 @@ final class Store: @unchecked Sendable {
   let writer: StoreWriter
   /// This database's random id (16 hex digits), made when the file was created.
   let instance: String
+  /// The keys rows are sealed with at rest, and whether the database holds sealed rows.
+  let atRest: AtRestKeys
   /// Reads from any thread, one at a time (WAL lets them run beside the writer); nil once closed.
   private var reader: SQLiteConnection?
   private let readerLock: ConditionLock
@@ -24,7 +26,9 @@ final class Store: @unchecked Sendable {
 
   /// Opens the database at `path` (nil: in memory). An existing file is inspected read-only
   /// first and refused, untouched, if it is damaged, foreign or newer.
-  init(path: String?, durability: Durability, groupCommit: Bool, log: LogSink) throws(RealtimeError) {
+  init(path: String?, durability: Durability, groupCommit: Bool, keyring: Keyring = Keyring(), log: LogSink)
+    throws(RealtimeError)
+  {
     self.durability = durability
     let writerDB: SQLiteConnection
     let readerDB: SQLiteConnection
@@ -61,8 +65,11 @@ final class Store: @unchecked Sendable {
       throw RealtimeError(.corrupt, "the database has no instance id (rt_meta is damaged)")
     }
     self.instance = instance
+    let sealed = try writerDB.scalar("SELECT count(*) FROM rt_meta WHERE key = 'sealed'") ?? 0
+    let atRest = AtRestKeys(keyring: keyring, holdsSealedRows: sealed > 0)
+    self.atRest = atRest
     let outcomes = self.outcomes
-    writer = try StoreWriter(db: writerDB, groupCommit: groupCommit, log: log) { results in
+    writer = try StoreWriter(db: writerDB, groupCommit: groupCommit, atRest: atRest, log: log) { results in
       if !outcomes.post(results) {
         log(.error, "store outcomes arrived while the loop was stopped; \(results.count) batches unreported")
       }

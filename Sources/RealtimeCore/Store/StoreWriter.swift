@@ -5,8 +5,11 @@ enum StoreWrite: Sendable {
   /// Registers a log stream under a fresh id.
   case createStream(id: Int64, name: String)
   /// Appends entry `seq` to a stream; fails unless `seq` directly follows the stream's last entry,
-  /// so a log can never get a gap or a duplicate whatever happened to earlier batches.
-  case append(streamID: Int64, seq: Int64, payload: [UInt8], time: Int64 = 0)
+  /// so a log can never get a gap or a duplicate whatever happened to earlier batches. The
+  /// payload is sealed at rest for (`stream`, `seq`) when a key is current, unless `endToEnd`
+  /// (the client sealed it; stored as it came).
+  case append(
+    streamID: Int64, seq: Int64, payload: [UInt8], time: Int64 = 0, stream: String = "", endToEnd: Bool = false)
   /// Deletes a stream's entries below `belowSeq`, and those below `keepSeq` older than
   /// `olderThan` (ms since 1970; 0 for no age limit). Callers keep the newest entry, which
   /// carries the stream's last seq.
@@ -40,12 +43,35 @@ enum StoreWrite: Sendable {
   case accessRule(name: String, action: Int64, minRole: Int64?)
   /// A change to the sessions and devices tables (`SessionWrite`).
   case session(SessionWrite)
+  /// Replaces rows' payloads with their re-sealed form, each only while the row still holds
+  /// what was read (its key id unchanged), so a row trimmed or compacted meanwhile is left
+  /// alone. Counted in `StoreWriter.resealedRows`.
+  case reseal([ResealedRow])
+}
+
+/// One row re-sealed under the current key (`AtRest`, re-sealing).
+struct ResealedRow: Sendable {
+  /// Which row.
+  enum Row: Sendable {
+    case entry(streamID: Int64, seq: Int64)
+    case update(doc: String, seq: Int64)
+    case snapshot(doc: String, seq: Int64)
+    case chunk(hash: [UInt8])
+  }
+  let row: Row
+  /// The key id the row held when read (0 for plaintext).
+  let oldKeyID: Int64
+  let payload: [UInt8]
+  let keyID: Int64
 }
 
 /// The writes gathered during one loop turn, committed together.
 struct WriteBatch: Sendable {
   let id: UInt64
   var writes: [StoreWrite]
+  /// A batch whose outcome is kept for `StoreWriter.outcome(of:)` instead of going to the loop
+  /// (re-sealing, which runs off the loop thread).
+  var silent = false
 }
 
 /// What became of a batch: committed (error nil) or rolled back.
@@ -60,6 +86,9 @@ struct BatchOutcome: Sendable {
 final class StoreWriter: @unchecked Sendable {
   /// Transactions committed so far: with group commit, far fewer than writes.
   let committedTransactions = Atomic<UInt64>(0)
+  /// Rows `.reseal` writes have replaced so far.
+  let resealedRows = Atomic<UInt64>(0)
+  private let atRest: AtRestKeys
   private let lock: ConditionLock
   // Guarded by `lock`.
   private var queue: [WriteBatch] = []
@@ -69,6 +98,7 @@ final class StoreWriter: @unchecked Sendable {
   private var nextUrgentID: UInt64 = 0
   private var busy = false
   private var stopping = false
+  private var silentOutcomes: [UInt64: RealtimeError?] = [:]
   private var thread: LoopThread?
 
   // Writer thread only (after init); the connection closes when the thread ends.
@@ -81,6 +111,7 @@ final class StoreWriter: @unchecked Sendable {
   private var trimEntries: SQLiteStatement?
   private var upsertReceipt: SQLiteStatement?
   private var upsertLastSeen: SQLiteStatement?
+  private var markSealed: SQLiteStatement?
   private var docStatements = DocumentStatements()
 
   /// The document writes' prepared statements, kept together so they are released together.
@@ -98,15 +129,21 @@ final class StoreWriter: @unchecked Sendable {
     var deleteMember: SQLiteStatement?
     var setRule: SQLiteStatement?
     var deleteRule: SQLiteStatement?
+    var resealEntry: SQLiteStatement?
+    var resealUpdate: SQLiteStatement?
+    var resealSnapshot: SQLiteStatement?
+    var resealChunk: SQLiteStatement?
   }
 
   /// Takes ownership of `db` and starts the thread. `deliver` runs on the writer thread after
   /// each commit with the outcome of every batch in it.
   init(
-    db: sending SQLiteConnection, groupCommit: Bool, log: LogSink,
+    db: sending SQLiteConnection, groupCommit: Bool,
+    atRest: AtRestKeys = AtRestKeys(keyring: Keyring(), holdsSealedRows: false), log: LogSink,
     deliver: @escaping @Sendable ([BatchOutcome]) -> Void
   ) throws(RealtimeError) {
     self.lock = try ConditionLock()
+    self.atRest = atRest
     self.connection = db
     self.groupCommit = groupCommit
     self.sink = log
@@ -141,6 +178,18 @@ final class StoreWriter: @unchecked Sendable {
       }
     }
     if let outcome { throw outcome }
+  }
+
+  /// Blocks until silent batch `id` is committed or failed, and returns its error. Any thread
+  /// but the writer's.
+  func outcome(of id: UInt64) -> RealtimeError? {
+    lock.withLock {
+      while silentOutcomes[id] == nil && !(stopping && thread == nil) { lock.wait() }
+      guard let outcome = silentOutcomes.removeValue(forKey: id) else {
+        return RealtimeError(.closed, "the store closed before the write was committed")
+      }
+      return outcome
+    }
   }
 
   /// Blocks until every submitted batch is committed (or failed) and delivered.
@@ -180,13 +229,23 @@ final class StoreWriter: @unchecked Sendable {
         trimEntries = nil
         upsertReceipt = nil
         upsertLastSeen = nil
+        markSealed = nil
         docStatements = DocumentStatements()
         connection = nil
         return
       }
-      if !batches.isEmpty { deliver(groupCommit ? commit(batches) : commitEachWrite(batches)) }
+      var quiet: [BatchOutcome] = []
+      if !batches.isEmpty {
+        let outcomes = groupCommit ? commit(batches) : commitEachWrite(batches)
+        var loud: [BatchOutcome] = []
+        for (batch, outcome) in zip(batches, outcomes) {
+          if batch.silent { quiet.append(outcome) } else { loud.append(outcome) }
+        }
+        if !loud.isEmpty { deliver(loud) }
+      }
       let results = commitUrgent(urgentWrites)
       lock.withLock {
+        for outcome in quiet { silentOutcomes[outcome.id] = .some(outcome.error) }
         for (id, error) in results { urgentResults[id] = error }
         busy = false
         lock.broadcast()
@@ -305,12 +364,15 @@ final class StoreWriter: @unchecked Sendable {
       try stmt.bind(3, keepSeq)
       try stmt.bind(4, olderThan)
       _ = try stmt.step()
-    case .append(let streamID, let seq, let payload, let time):
+    case .append(let streamID, let seq, let plain, let time, let stream, let endToEnd):
+      let (payload, keyID) =
+        endToEnd ? (plain, AtRest.endToEnd) : try AtRest.seal(plain, for: .entry(stream, seq), keys: atRest)
+      if keyID > 0 { try noteSealed() }
       let stmt = try statement(
         &insertEntry,
         """
-        INSERT INTO rt_log(stream_id, seq, payload, time)
-        SELECT ?1, ?2, ?3, ?4
+        INSERT INTO rt_log(stream_id, seq, payload, time, key_id)
+        SELECT ?1, ?2, ?3, ?4, ?5
         WHERE ?2 = 1 + coalesce((SELECT max(seq) FROM rt_log WHERE stream_id = ?1), 0)
         """)
       defer { stmt.reset() }
@@ -318,6 +380,7 @@ final class StoreWriter: @unchecked Sendable {
       try stmt.bind(2, seq)
       try stmt.bind(3, payload)
       try stmt.bind(4, time)
+      try stmt.bind(5, keyID)
       _ = try stmt.step()
       guard try db().changes == 1 else {
         throw RealtimeError(.internal, "append of entry \(seq) to stream \(streamID) would leave a gap; refused")
@@ -332,13 +395,16 @@ final class StoreWriter: @unchecked Sendable {
       try deleteDocument(id)
     case .chunkPut(let hash, let data, let time):
       try ChunkLimits.check(hash: hash, data: data)
+      let (sealed, keyID) = try AtRest.seal(data, for: .chunk(hash), keys: atRest)
+      if keyID > 0 { try noteSealed() }
       let stmt = try statement(
         &docStatements.putChunk,
-        "INSERT INTO rt_chunks(hash, data, stored_at) VALUES (?1, ?2, ?3) ON CONFLICT(hash) DO NOTHING")
+        "INSERT INTO rt_chunks(hash, data, stored_at, key_id) VALUES (?1, ?2, ?3, ?4) ON CONFLICT(hash) DO NOTHING")
       defer { stmt.reset() }
       try stmt.bind(1, hash)
-      try stmt.bind(2, data)
+      try stmt.bind(2, sealed)
       try stmt.bind(3, time)
+      try stmt.bind(4, keyID)
       _ = try stmt.step()
     case .member(let workspace, let user, let role):
       try applyMember(workspace: workspace, user: user, role: role)
@@ -355,6 +421,67 @@ final class StoreWriter: @unchecked Sendable {
       }
     case .session(let write):
       try apply(write)
+    case .reseal(let rows):
+      try reseal(rows)
+    }
+  }
+
+  /// Records in rt_meta, in the current transaction, that the database holds sealed rows.
+  private func noteSealed() throws(RealtimeError) {
+    guard !atRest.holdsSealedRows.load(ordering: .relaxed) else { return }
+    let stmt = try statement(
+      &markSealed, "INSERT INTO rt_meta(key, value) VALUES ('sealed', 1) ON CONFLICT(key) DO NOTHING")
+    defer { stmt.reset() }
+    _ = try stmt.step()
+    // Set before the commit: if it rolls back, refusing plaintext until a restart errs on the
+    // safe side.
+    atRest.holdsSealedRows.store(true, ordering: .relaxed)
+  }
+
+  /// Applies `.reseal`.
+  private func reseal(_ rows: [ResealedRow]) throws(RealtimeError) {
+    if rows.contains(where: { $0.keyID > 0 }) { try noteSealed() }
+    // Zero what the old payloads occupied: otherwise a plaintext (or old-key) copy would stay
+    // in the freed space of the page or on the freelist, and re-sealing would only look done.
+    let connection = try self.db()
+    let secureDelete = try connection.scalar("PRAGMA secure_delete") ?? 0
+    try connection.exec("PRAGMA secure_delete = ON")
+    defer { try? connection.exec("PRAGMA secure_delete = \(secureDelete)") }
+    for row in rows {
+      let stmt: SQLiteStatement
+      switch row.row {
+      case .entry(let streamID, let seq):
+        stmt = try statement(
+          &docStatements.resealEntry,
+          "UPDATE rt_log SET payload = ?1, key_id = ?2 WHERE stream_id = ?3 AND seq = ?4 AND key_id = ?5")
+        try stmt.bind(3, streamID)
+        try stmt.bind(4, seq)
+      case .update(let doc, let seq):
+        stmt = try statement(
+          &docStatements.resealUpdate,
+          "UPDATE rt_doc_updates SET body = ?1, key_id = ?2 WHERE doc = ?3 AND seq = ?4 AND key_id = ?5")
+        try stmt.bind(3, doc)
+        try stmt.bind(4, seq)
+      case .snapshot(let doc, let seq):
+        stmt = try statement(
+          &docStatements.resealSnapshot,
+          """
+          UPDATE rt_docs SET snapshot = ?1, snapshot_key_id = ?2
+          WHERE id = ?3 AND snapshot_seq = ?4 AND snapshot_key_id = ?5 AND snapshot IS NOT NULL
+          """)
+        try stmt.bind(3, doc)
+        try stmt.bind(4, seq)
+      case .chunk(let hash):
+        stmt = try statement(
+          &docStatements.resealChunk, "UPDATE rt_chunks SET data = ?1, key_id = ?2 WHERE hash = ?3 AND key_id = ?5")
+        try stmt.bind(3, hash)
+      }
+      defer { stmt.reset() }
+      try stmt.bind(1, row.payload)
+      try stmt.bind(2, row.keyID)
+      try stmt.bind(5, row.oldKeyID)
+      _ = try stmt.step()
+      resealedRows.add(UInt64(try db().changes), ordering: .relaxed)
     }
   }
 
@@ -444,12 +571,15 @@ final class StoreWriter: @unchecked Sendable {
         "update \(seq) of document '\(id)' does not follow its last update \(state.lastSeq) (a gap or a duplicate); refused"
       )
     }
+    let (sealed, keyID) = try AtRest.seal(body, for: .update(id, seq), keys: atRest)
+    if keyID > 0 { try noteSealed() }
     let insert = try statement(
-      &docStatements.insertUpdate, "INSERT INTO rt_doc_updates(doc, seq, body) VALUES (?1, ?2, ?3)")
+      &docStatements.insertUpdate, "INSERT INTO rt_doc_updates(doc, seq, body, key_id) VALUES (?1, ?2, ?3, ?4)")
     defer { insert.reset() }
     try insert.bind(1, id)
     try insert.bind(2, seq)
-    try insert.bind(3, body)
+    try insert.bind(3, sealed)
+    try insert.bind(4, keyID)
     _ = try insert.step()
   }
 
@@ -457,13 +587,19 @@ final class StoreWriter: @unchecked Sendable {
   private func compactDocument(_ id: String, snapshot: [UInt8], throughSeq: Int64) throws(RealtimeError) {
     try DocumentLimits.check(id: id)
     try DocumentLimits.check(snapshot: snapshot)
+    let (sealed, keyID) = try AtRest.seal(snapshot, for: .snapshot(id, throughSeq), keys: atRest)
+    if keyID > 0 { try noteSealed() }
     let store = try statement(
       &docStatements.snapshot,
-      "UPDATE rt_docs SET snapshot = ?2, snapshot_seq = ?3 WHERE id = ?1 AND ?3 BETWEEN snapshot_seq AND last_seq")
+      """
+      UPDATE rt_docs SET snapshot = ?2, snapshot_seq = ?3, snapshot_key_id = ?4
+      WHERE id = ?1 AND ?3 BETWEEN snapshot_seq AND last_seq
+      """)
     defer { store.reset() }
     try store.bind(1, id)
-    try store.bind(2, snapshot)
+    try store.bind(2, sealed)
     try store.bind(3, throughSeq)
+    try store.bind(4, keyID)
     _ = try store.step()
     guard try db().changes == 1 else {
       guard let state = try documentState(id) else {
