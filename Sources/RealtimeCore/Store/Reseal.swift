@@ -26,118 +26,95 @@ extension Store {
   }
 
   private func resealEntries(current: Int64) throws(RealtimeError) {
-    var after: (Int64, Int64) = (Int64.min, Int64.min)
-    while true {
-      let rows = try read { db throws(RealtimeError) -> [ResealedRow] in
-        let stmt = try db.prepare(
-          """
-          SELECT l.stream_id, l.seq, l.payload, l.key_id, s.name FROM rt_log l JOIN rt_streams s ON s.id = l.stream_id
-          WHERE l.key_id NOT IN (?1, -1) AND (l.stream_id, l.seq) > (?2, ?3)
-          ORDER BY l.stream_id, l.seq LIMIT ?4
-          """)
-        try stmt.bind(1, current)
+    let scan = ResealScan<(Int64, Int64)>(
+      sql: """
+        SELECT l.stream_id, l.seq, l.payload, l.key_id, s.name FROM rt_log l JOIN rt_streams s ON s.id = l.stream_id
+        WHERE l.key_id NOT IN (?1, -1) AND (l.stream_id, l.seq) > (?2, ?3)
+        ORDER BY l.stream_id, l.seq LIMIT ?4
+        """,
+      bind: { stmt, after throws(RealtimeError) in
         try stmt.bind(2, after.0)
         try stmt.bind(3, after.1)
-        try stmt.bind(4, Int64(AtRest.resealBatchRows))
-        var rows: [ResealedRow] = []
-        var bytes = 0
-        while bytes < Store.resealBatchBytes, try stmt.step() {
-          let (streamID, seq, oldKey, name) = (stmt.int64(0), stmt.int64(1), stmt.int64(3), stmt.text(4))
-          let place = AtRest.Place.entry(name, seq)
-          let plain = try AtRest.open(stmt.bytes(2), keyID: oldKey, for: place, keyring: atRest.keyring)
-          let (sealed, keyID) = try AtRest.seal(plain, for: place, keys: atRest)
-          rows.append(
-            ResealedRow(row: .entry(streamID: streamID, seq: seq), oldKeyID: oldKey, payload: sealed, keyID: keyID))
-          bytes += sealed.count
-          after = (streamID, seq)
-        }
-        return rows
-      }
-      if rows.isEmpty { return }
-      try applyReseal(rows)
-    }
+        return 4
+      },
+      found: { stmt in
+        let (streamID, seq) = (stmt.int64(0), stmt.int64(1))
+        return (.entry(streamID: streamID, seq: seq), .entry(stmt.text(4), seq), 2, 3, (streamID, seq))
+      })
+    try reseal(scan, after: (Int64.min, Int64.min), current: current)
   }
 
   private func resealUpdates(current: Int64) throws(RealtimeError) {
-    var after: (String, Int64) = ("", Int64.min)
-    while true {
-      let rows = try read { db throws(RealtimeError) -> [ResealedRow] in
-        let stmt = try db.prepare(
-          """
-          SELECT doc, seq, body, key_id FROM rt_doc_updates
-          WHERE key_id NOT IN (?1, -1) AND (doc, seq) > (?2, ?3) ORDER BY doc, seq LIMIT ?4
-          """)
-        try stmt.bind(1, current)
+    let scan = ResealScan<(String, Int64)>(
+      sql: """
+        SELECT doc, seq, body, key_id FROM rt_doc_updates
+        WHERE key_id NOT IN (?1, -1) AND (doc, seq) > (?2, ?3) ORDER BY doc, seq LIMIT ?4
+        """,
+      bind: { stmt, after throws(RealtimeError) in
         try stmt.bind(2, after.0)
         try stmt.bind(3, after.1)
-        try stmt.bind(4, Int64(AtRest.resealBatchRows))
-        var rows: [ResealedRow] = []
-        var bytes = 0
-        while bytes < Store.resealBatchBytes, try stmt.step() {
-          let (doc, seq, oldKey) = (stmt.text(0), stmt.int64(1), stmt.int64(3))
-          let place = AtRest.Place.update(doc, seq)
-          let plain = try AtRest.open(stmt.bytes(2), keyID: oldKey, for: place, keyring: atRest.keyring)
-          let (sealed, keyID) = try AtRest.seal(plain, for: place, keys: atRest)
-          rows.append(ResealedRow(row: .update(doc: doc, seq: seq), oldKeyID: oldKey, payload: sealed, keyID: keyID))
-          bytes += sealed.count
-          after = (doc, seq)
-        }
-        return rows
-      }
-      if rows.isEmpty { return }
-      try applyReseal(rows)
-    }
+        return 4
+      },
+      found: { stmt in
+        let (doc, seq) = (stmt.text(0), stmt.int64(1))
+        return (.update(doc: doc, seq: seq), .update(doc, seq), 2, 3, (doc, seq))
+      })
+    try reseal(scan, after: ("", Int64.min), current: current)
   }
 
   private func resealSnapshots(current: Int64) throws(RealtimeError) {
-    var after = ""
-    while true {
-      let rows = try read { db throws(RealtimeError) -> [ResealedRow] in
-        let stmt = try db.prepare(
-          """
-          SELECT id, snapshot_seq, snapshot, snapshot_key_id FROM rt_docs
-          WHERE snapshot IS NOT NULL AND snapshot_key_id NOT IN (?1, -1) AND id > ?2 ORDER BY id LIMIT ?3
-          """)
-        try stmt.bind(1, current)
+    let scan = ResealScan<String>(
+      sql: """
+        SELECT id, snapshot_seq, snapshot, snapshot_key_id FROM rt_docs
+        WHERE snapshot IS NOT NULL AND snapshot_key_id NOT IN (?1, -1) AND id > ?2 ORDER BY id LIMIT ?3
+        """,
+      bind: { stmt, after throws(RealtimeError) in
         try stmt.bind(2, after)
-        try stmt.bind(3, Int64(AtRest.resealBatchRows))
-        var rows: [ResealedRow] = []
-        var bytes = 0
-        while bytes < Store.resealBatchBytes, try stmt.step() {
-          let (doc, seq, oldKey) = (stmt.text(0), stmt.int64(1), stmt.int64(3))
-          let place = AtRest.Place.snapshot(doc, seq)
-          let plain = try AtRest.open(stmt.bytes(2), keyID: oldKey, for: place, keyring: atRest.keyring)
-          let (sealed, keyID) = try AtRest.seal(plain, for: place, keys: atRest)
-          rows.append(ResealedRow(row: .snapshot(doc: doc, seq: seq), oldKeyID: oldKey, payload: sealed, keyID: keyID))
-          bytes += sealed.count
-          after = doc
-        }
-        return rows
-      }
-      if rows.isEmpty { return }
-      try applyReseal(rows)
-    }
+        return 3
+      },
+      found: { stmt in
+        let (doc, seq) = (stmt.text(0), stmt.int64(1))
+        return (.snapshot(doc: doc, seq: seq), .snapshot(doc, seq), 2, 3, doc)
+      })
+    try reseal(scan, after: "", current: current)
   }
 
   private func resealChunks(current: Int64) throws(RealtimeError) {
-    var after: [UInt8] = []
+    let scan = ResealScan<[UInt8]>(
+      sql: "SELECT hash, data, key_id FROM rt_chunks WHERE key_id NOT IN (?1, -1) AND hash > ?2 ORDER BY hash LIMIT ?3",
+      bind: { stmt, after throws(RealtimeError) in
+        try stmt.bind(2, after)
+        return 3
+      },
+      found: { stmt in
+        let hash = stmt.bytes(0)
+        return (.chunk(hash: hash), .chunk(hash), 1, 2, hash)
+      })
+    try reseal(scan, after: [], current: current)
+  }
+
+  /// Re-seals the rows `scan` selects, a batch at a time in key order after `after`: each row
+  /// opened under the key it names and sealed for the same place under the current key.
+  private func reseal<Cursor>(_ scan: ResealScan<Cursor>, after start: Cursor, current: Int64)
+    throws(RealtimeError)
+  {
+    var after = start
     while true {
       let rows = try read { db throws(RealtimeError) -> [ResealedRow] in
-        let stmt = try db.prepare(
-          "SELECT hash, data, key_id FROM rt_chunks WHERE key_id NOT IN (?1, -1) AND hash > ?2 ORDER BY hash LIMIT ?3")
+        let stmt = try db.prepare(scan.sql)
         try stmt.bind(1, current)
-        try stmt.bind(2, after)
-        try stmt.bind(3, Int64(AtRest.resealBatchRows))
+        try stmt.bind(try scan.bind(stmt, after), Int64(AtRest.resealBatchRows))
         var rows: [ResealedRow] = []
         var bytes = 0
         while bytes < Store.resealBatchBytes, try stmt.step() {
-          let (hash, oldKey) = (stmt.bytes(0), stmt.int64(2))
-          let place = AtRest.Place.chunk(hash)
-          let plain = try AtRest.open(stmt.bytes(1), keyID: oldKey, for: place, keyring: atRest.keyring)
-          let (sealed, keyID) = try AtRest.seal(plain, for: place, keys: atRest)
-          rows.append(ResealedRow(row: .chunk(hash: hash), oldKeyID: oldKey, payload: sealed, keyID: keyID))
+          let found = scan.found(stmt)
+          let oldKey = stmt.int64(found.keyColumn)
+          let plain = try AtRest.open(
+            stmt.bytes(found.payloadColumn), keyID: oldKey, for: found.place, keyring: atRest.keyring)
+          let (sealed, keyID) = try AtRest.seal(plain, for: found.place, keys: atRest)
+          rows.append(ResealedRow(row: found.row, oldKeyID: oldKey, payload: sealed, keyID: keyID))
           bytes += sealed.count
-          after = hash
+          after = found.cursor
         }
         return rows
       }
@@ -155,4 +132,18 @@ extension Store {
 
   /// Ids of silent batches, apart from the loop's (which count from 1).
   private static let resealBatchIDs = Atomic<UInt64>(1 << 62)
+}
+
+/// How to find one table's rows to re-seal: a query (`?1` the current key id, then the cursor's
+/// parameters, then the batch limit) in key order after a cursor, and what each result row is.
+private struct ResealScan<Cursor> {
+  let sql: String
+  /// Binds the cursor from `?2` on and returns the parameter index of the limit.
+  let bind: (SQLiteStatement, Cursor) throws(RealtimeError) -> Int32
+  /// The current result row: which stored row, its place, the payload's and key id's columns,
+  /// and the cursor after it.
+  let found:
+    (SQLiteStatement) -> (
+      row: ResealedRow.Row, place: AtRest.Place, payloadColumn: Int32, keyColumn: Int32, cursor: Cursor
+    )
 }
