@@ -1,5 +1,3 @@
-import Synchronization
-
 extension Store {
   /// Most bytes of payload one re-seal batch carries, so a batch of large rows stays short too.
   static let resealBatchBytes = 8 << 20
@@ -123,15 +121,11 @@ extension Store {
     }
   }
 
-  /// Hands one batch to the writer and waits for its commit.
+  /// Hands one batch to the writer and waits for its commit (a transaction of its own, so a
+  /// failure rolls back only the batch, never the loop's writes).
   private func applyReseal(_ rows: [ResealedRow]) throws(RealtimeError) {
-    let id = Store.resealBatchIDs.add(1, ordering: .relaxed).newValue
-    writer.submit(WriteBatch(id: id, writes: [.reseal(rows)], silent: true))
-    if let error = writer.outcome(of: id) { throw error }
+    try writer.commitNow([.reseal(rows)])
   }
-
-  /// Ids of silent batches, apart from the loop's (which count from 1).
-  private static let resealBatchIDs = Atomic<UInt64>(1 << 62)
 }
 
 /// How to find one table's rows to re-seal: a query (`?1` the current key id, then the cursor's

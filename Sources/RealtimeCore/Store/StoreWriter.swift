@@ -69,9 +69,6 @@ struct ResealedRow: Sendable {
 struct WriteBatch: Sendable {
   let id: UInt64
   var writes: [StoreWrite]
-  /// A batch whose outcome is kept for `StoreWriter.outcome(of:)` instead of going to the loop
-  /// (re-sealing, which runs off the loop thread).
-  var silent = false
 }
 
 /// What became of a batch: committed (error nil) or rolled back.
@@ -98,7 +95,6 @@ final class StoreWriter: @unchecked Sendable {
   private var nextUrgentID: UInt64 = 0
   private var busy = false
   private var stopping = false
-  private var silentOutcomes: [UInt64: RealtimeError?] = [:]
   private var thread: LoopThread?
 
   // Writer thread only (after init); the connection closes when the thread ends.
@@ -163,7 +159,7 @@ final class StoreWriter: @unchecked Sendable {
   /// Commits `writes` in a transaction of their own (shared with other callers waiting at the
   /// same time) and returns once it is durable, or throws what failed (the writes are then
   /// rolled back). For the few writes whose caller must not answer before they are on disk —
-  /// session rotation and revocation — not for the hot path, which uses `submit`. Any thread;
+  /// session rotation and revocation, re-sealing batches — not for the hot path, which uses `submit`. Any thread;
   /// blocks for the commit (an fsync with full durability).
   func commitNow(_ writes: [StoreWrite]) throws(RealtimeError) {
     let outcome = lock.withLock { () -> RealtimeError? in
@@ -178,18 +174,6 @@ final class StoreWriter: @unchecked Sendable {
       }
     }
     if let outcome { throw outcome }
-  }
-
-  /// Blocks until silent batch `id` is committed or failed, and returns its error. Any thread
-  /// but the writer's.
-  func outcome(of id: UInt64) -> RealtimeError? {
-    lock.withLock {
-      while silentOutcomes[id] == nil && !(stopping && thread == nil) { lock.wait() }
-      guard let outcome = silentOutcomes.removeValue(forKey: id) else {
-        return RealtimeError(.closed, "the store closed before the write was committed")
-      }
-      return outcome
-    }
   }
 
   /// Blocks until every submitted batch is committed (or failed) and delivered.
@@ -234,18 +218,9 @@ final class StoreWriter: @unchecked Sendable {
         connection = nil
         return
       }
-      var quiet: [BatchOutcome] = []
-      if !batches.isEmpty {
-        let outcomes = groupCommit ? commit(batches) : commitEachWrite(batches)
-        var loud: [BatchOutcome] = []
-        for (batch, outcome) in zip(batches, outcomes) {
-          if batch.silent { quiet.append(outcome) } else { loud.append(outcome) }
-        }
-        if !loud.isEmpty { deliver(loud) }
-      }
+      if !batches.isEmpty { deliver(groupCommit ? commit(batches) : commitEachWrite(batches)) }
       let results = commitUrgent(urgentWrites)
       lock.withLock {
-        for outcome in quiet { silentOutcomes[outcome.id] = .some(outcome.error) }
         for (id, error) in results { urgentResults[id] = error }
         busy = false
         lock.broadcast()
