@@ -337,6 +337,9 @@ extension Core {
     _ password: UnsafeRawBufferPointer, hash: String,
     completion: @escaping @Sendable (Result<PasswordCheck, RealtimeError>) -> Void
   ) throws(RealtimeError) {
-    try passwordPool.submit(password, .verify(hash: hash, completion))
+    // A string too long to be an encoded hash cannot match: queue an empty one instead, so a
+    // waiting job never holds more than a hash's bytes.
+    let held = hash.utf8.count < PasswordHasher.encodedBytes ? hash : ""
+    try passwordPool.submit(password, .verify(hash: held, completion))
   }
 }

@@ -175,16 +175,6 @@ import Testing
   @Test func badNamesAndAStoppedCoreAreRefused() throws {
     let core = try Core(config: CoreConfig(databasePath: nil, durability: .off))
     defer { try? core.close() }
-    func code(_ body: () throws -> Void) -> ErrorCode? {
-      do {
-        try body()
-        return nil
-      } catch let error as RealtimeError {
-        return error.code
-      } catch {
-        return .internal
-      }
-    }
     #expect(code { try core.access.setRole(.member, user: "mia", in: "acme") } == .state, "not running")
     #expect(try core.access.role(of: "mia", in: "acme") == Role.none, "reads work while stopped")
     try core.start()

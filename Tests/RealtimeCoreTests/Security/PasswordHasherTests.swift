@@ -106,4 +106,16 @@ import Testing
     #expect(hasher.peakConcurrency >= 1 && hasher.peakConcurrency <= 2)
     #expect(throws: RealtimeError.self) { try Array("pw".utf8).withUnsafeBytes { try pool.submit($0, .hash { _ in }) } }
   }
+
+  /// A "hash" longer than any encoding (which the core queues as an empty one) does not match
+  /// and is answered like any other check.
+  @Test func anOverlongHashIsANoMatchThroughTheCore() throws {
+    let core = try Core(config: CoreConfig(databasePath: nil, durability: .off))
+    defer { try? core.close() }
+    try core.configurePasswords(limits: Self.cheap, maxConcurrent: 1)
+    let outcome = try Waiter<Result<PasswordCheck, RealtimeError>>()
+    let overlong = "$argon2id$" + String(repeating: "a", count: 100_000)
+    try Array("pw".utf8).withUnsafeBytes { try core.verifyPassword($0, hash: overlong) { outcome.fulfill($0) } }
+    #expect(try outcome.wait().get() == PasswordCheck(matches: false, needsRehash: false))
+  }
 }

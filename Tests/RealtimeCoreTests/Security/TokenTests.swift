@@ -40,17 +40,6 @@ private func verify(_ tokens: Tokens, _ token: String, _ type: TokenType = .acce
   try Array(token.utf8).withUnsafeBytes { try tokens.verify($0, expecting: type, now: now) }
 }
 
-private func code(_ body: () throws -> Void) -> ErrorCode? {
-  do {
-    try body()
-    return nil
-  } catch let error as RealtimeError {
-    return error.code
-  } catch {
-    return .internal
-  }
-}
-
 /// PASETO v4.public: the official vectors sign to the exact bytes and verify; issued tokens round
 /// trip; expired, not-yet-valid, forged, wrong-purpose, wrong-version and stripped tokens, and
 /// unknown or removed keys, are refused with the documented codes; signing keys rotate.

@@ -62,3 +62,16 @@ func appendAndWait(_ core: Core, _ stream: String, _ payload: [UInt8]) throws ->
 func contents(_ path: String) -> [UInt8]? {
   FileManager.default.contents(atPath: path).map { Array($0) }
 }
+
+/// The code of the `RealtimeError` `body` throws (`.internal` for any other error), nil when it
+/// returns: for expectations on which refusal a call gives.
+func code(_ body: () throws -> Void) -> ErrorCode? {
+  do {
+    try body()
+    return nil
+  } catch let error as RealtimeError {
+    return error.code
+  } catch {
+    return .internal
+  }
+}
